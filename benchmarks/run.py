@@ -1,0 +1,120 @@
+"""Run the benchmark sections and write BENCHMARKS.md from their result files.
+
+    python benchmarks/run.py                 # run every section (resumes finished rows), then write BENCHMARKS.md
+    python benchmarks/run.py --only table1   # one section
+    python benchmarks/run.py --render        # only rewrite BENCHMARKS.md from benchmarks/results/*.json
+
+Each section is one `irad eval` command; its JSON lands in benchmarks/results/<section>.json and its table,
+command, data, threat model and machine go into BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED = "../shared"
+RESNET56 = f"{SHARED}/models/cifar10-resnet-idelbayev/resnet56-4bfd9763.th"
+
+SECTIONS: dict[str, dict] = {
+    "table1": {
+        "title": "Naive image resampling (IRAD paper Table 1 analogue)",
+        "what": "CIFAR-10 (JPEG-75) test, n=500 (stratified: first 50 per class), victim ResNet-56 "
+                "(third-party weights from ../shared/models), PGD-10 Linf eps 8/255 step 2/255, oblivious scenario.",
+        "args": ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56,
+                 "--defense", "none",
+                 "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5",
+                 "--defense", "resample:recon=nearest,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=nearest,sampler=sv,shift=1.5",
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500"],
+    },
+    "baselines": {
+        "title": "Classic baselines (IRAD paper Table 2 rows), oblivious",
+        "what": "CIFAR-10 (JPEG-75) test, n=500, victim ResNet-56 (../shared/models), PGD-10 Linf 8/255, oblivious.",
+        "args": ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56,
+                 "--defense", "none", "--defense", "bit-depth:bits=4", "--defense", "jpeg:quality=75",
+                 "--defense", "randomization", "--defense", "median:size=3",
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500"],
+    },
+    "scenarios": {
+        "title": "One defense, three threat scenarios",
+        "what": "CIFAR-10 (JPEG-75) test, n=200, victim ResNet-56 (../shared/models), PGD-10 Linf 8/255; the bpda and "
+                "adaptive rows use EOT over 10 draws for the randomized SV sampler.",
+        "runs": [
+            ["--scenario", "oblivious"], ["--scenario", "bpda"], ["--scenario", "adaptive"],
+        ],
+        "args": ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56,
+                 "--defense", "none", "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5", "--defense", "jpeg:quality=75",
+                 "--attack", "pgd", "--eps", "8/255", "--n", "200"],
+    },
+}
+
+
+def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
+    extra = sec.get("runs", [[]])
+    out = []
+    for i, e in enumerate(extra):
+        path = RESULTS / (f"{name}.json" if len(extra) == 1 else f"{name}-{e[-1]}.json")
+        out.append((path, ["irad", "eval", *sec["args"], *e, "--out", str(path.relative_to(ROOT))]))
+    return out
+
+
+def run_section(name: str) -> None:
+    for path, cmd in _runs(name, SECTIONS[name]):
+        print("$", shlex.join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def render() -> str:
+    sys.path.insert(0, str(ROOT / "src"))
+    from irad.evaluation.results import ResultRow, format_markdown
+
+    parts = ["# Benchmarks", "",
+             "Every table below is produced by `python benchmarks/run.py` (each section's exact command is printed with it) "
+             "and read back from `benchmarks/results/*.json`. Accuracies in percent; RA = accuracy on adversarial "
+             "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named. "
+             "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]
+    for name, sec in SECTIONS.items():
+        runs = [(p, c) for p, c in _runs(name, sec) if p.exists()]
+        if not runs:
+            continue
+        parts += [f"## {sec['title']}", "", sec["what"], ""]
+        for path, cmd in runs:
+            data = json.loads(path.read_text())
+            env = data["environment"]
+            rows = [ResultRow(**r) for r in data["results"]]
+            parts += ["```", shlex.join(cmd), "```", "",
+                      f"Machine: {env.get('processor')}, {env.get('cpu_count')} CPUs, {env.get('torch_threads')} torch threads, "
+                      f"device {env.get('device')}{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env.get('torch')}; "
+                      f"irad {env.get('irad')} ({env.get('git_commit', 'uncommitted')[:10]}).", "",
+                      format_markdown(rows), ""]
+            notes = sorted({n for r in rows for n in r.notes})
+            if notes:
+                parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
+        if sec.get("comment"):
+            parts += [sec["comment"], ""]
+    return "\n".join(parts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", action="append", choices=sorted(SECTIONS))
+    ap.add_argument("--render", action="store_true", help="only rewrite BENCHMARKS.md")
+    args = ap.parse_args()
+    if not args.render:
+        for name in args.only or SECTIONS:
+            run_section(name)
+    (ROOT / "BENCHMARKS.md").write_text(render())
+    print("wrote BENCHMARKS.md")
+
+
+if __name__ == "__main__":
+    main()

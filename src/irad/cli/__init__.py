@@ -1,0 +1,1 @@
+"""Command-line interface: ``irad <command>``."""

@@ -1,0 +1,51 @@
+"""``irad eval``: SA/RA table for defenses x attacks in one threat scenario."""
+
+from __future__ import annotations
+
+import argparse
+
+from irad.attacks import NORMS
+from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
+from irad.evaluation import SCENARIOS, EvalConfig, format_table, run_eval
+from irad.utils import distributed as D
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate defenses against attacks (SA, RA, Avg, ms/img)",
+                       description="Evaluate defenses x attacks in one threat scenario; prints a table and writes JSON. "
+                                   "Rerunning with the same --out skips finished rows.")
+    add_data_args(p)
+    add_classifier_args(p)
+    p.add_argument("--defense", action="append", help="defense spec, repeatable (default: none)")
+    p.add_argument("--attack", action="append", help="attack spec, repeatable (default: pgd)")
+    p.add_argument("--scenario", default="oblivious", choices=SCENARIOS)
+    p.add_argument("--norm", default="Linf", choices=NORMS)
+    p.add_argument("--eps", type=fraction, default=8 / 255, help="budget, e.g. 8/255 (default) or 0.5")
+    p.add_argument("--eot-samples", type=positive_int, default=10,
+                   help="EOT draws for randomized defenses in the bpda/adaptive scenarios (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = EvalConfig(
+        dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, classifier=args.classifier,
+        weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
+        scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
+        seed=args.seed, eot_samples=args.eot_samples, out=args.out,
+    )
+    try:
+        rows = run_eval(cfg, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        if D.is_main():
+            print(f"\ninterrupted; finished rows are kept{' in ' + args.out if args.out else ''}", flush=True)
+        return 130
+    if D.is_main():
+        print(format_table(rows))
+        if args.out:
+            print(f"results written to {args.out}")
+    return 0

@@ -1,0 +1,20 @@
+"""Data: datasets, deterministic stratified subsets, and single-image I/O."""
+
+from irad.data.datasets import (
+    CIFAR10_CLASSES,
+    DATASETS,
+    NUM_CLASSES,
+    dataset_targets,
+    load_dataset,
+    load_foolbox_samples,
+    load_into_memory,
+    resolve_data_root,
+    stratified_indices,
+    stratified_subset,
+)
+from irad.data.images import load_image, save_image
+
+__all__ = [
+    "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_targets", "load_dataset", "load_foolbox_samples",
+    "load_image", "load_into_memory", "resolve_data_root", "save_image", "stratified_indices", "stratified_subset",
+]

@@ -1,0 +1,173 @@
+"""Datasets as ``(image (3, H, W) float in [0, 1], label int)``: CIFAR-10/100, ImageNet, and class-folder layouts.
+
+Lookup order for ``<root>`` (``--data-root``, else ``$IRAD_DATA``, else ``~/.cache/irad/data``):
+1. a class-folder layout ``<root>/<dataset>/<split>/<class>/*`` (or ``<root>/<split>/<class>/*``);
+2. for CIFAR, torchvision's own files under ``<root>/<dataset>`` (downloaded there with ``irad data fetch``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch.utils.data import Dataset, Subset, TensorDataset
+from torchvision import datasets as tvd
+from torchvision import transforms as T
+
+from irad.data.images import open_rgb, to_tensor
+from irad.errors import IradError
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DATASETS = ("cifar10", "cifar100", "imagenet", "folder")
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
+
+
+def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
+    """``root`` if given, else ``$IRAD_DATA``, else ``~/.cache/irad/data``."""
+    if root:
+        return Path(root).expanduser()
+    env = os.environ.get("IRAD_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "irad" / "data"
+
+
+class ImageFolderDataset(tvd.ImageFolder):
+    """torchvision's ImageFolder with an error naming the file when an image cannot be read."""
+
+    def __init__(self, root: str | os.PathLike, transform=None):
+        super().__init__(str(root), transform=transform, loader=open_rgb, is_valid_file=_is_image)
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _has_class_folders(path: Path) -> bool:
+    return path.is_dir() and any(c.is_dir() for c in path.iterdir())
+
+
+def _folder_candidates(root: Path, name: str, split: str) -> list[Path]:
+    splits = [split] + (["val"] if split == "test" else ["test"] if split == "val" else [])
+    bases = [root / name, root] if name != "folder" else [root]
+    return [b / s for b in bases for s in splits]
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "test", download: bool = False) -> Dataset:
+    """Load dataset ``name`` (one of :data:`DATASETS`) as ``(image, label)`` pairs; see the module doc for lookup."""
+    if name not in DATASETS:
+        raise IradError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if split not in ("train", "test", "val"):
+        raise IradError(f"unknown split {split!r}; choose train, test or val")
+    base = resolve_data_root(root)
+    transform = _imagenet_transform() if name == "imagenet" else T.ToTensor()
+    for cand in _folder_candidates(base, name, split):
+        if _has_class_folders(cand):
+            ds = ImageFolderDataset(cand, transform=transform)
+            if len(ds) == 0:
+                raise IradError(f"no image files in {cand}")
+            _check_classes(name, ds.classes, cand)
+            return ds
+    if name in ("cifar10", "cifar100"):
+        cls = tvd.CIFAR10 if name == "cifar10" else tvd.CIFAR100
+        try:
+            return cls(str(base / name), train=split == "train", transform=T.ToTensor(), download=download)
+        except RuntimeError:
+            pass
+        except OSError as e:
+            raise IradError(f"cannot download {name} into {base / name}: {e}") from None
+    looked = ", ".join(str(c) for c in _folder_candidates(base, name, split))
+    hint = {
+        "cifar10": f"run `irad data fetch cifar10 --data-root {base}` (needs internet)",
+        "cifar100": f"run `irad data fetch cifar100 --data-root {base}` (needs internet)",
+        "imagenet": "ImageNet needs a manual download; place the validation set as <root>/imagenet/val/<wnid>/*.JPEG",
+        "folder": "point --data-root at a directory holding <split>/<class>/<images>",
+    }[name]
+    raise IradError(f"dataset {name!r} ({split}) not found; looked in {looked}; {hint}")
+
+
+def _check_classes(name: str, classes: Sequence[str], where: Path) -> None:
+    expected = NUM_CLASSES.get(name)
+    if expected and len(classes) != expected:
+        raise IradError(f"{where} has {len(classes)} class folders, {name} has {expected}")
+    if name == "cifar10" and tuple(classes) != CIFAR10_CLASSES:
+        raise IradError(f"{where}: class folders {list(classes)} do not match CIFAR-10's {list(CIFAR10_CLASSES)}")
+
+
+def _imagenet_transform() -> T.Compose:
+    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])
+
+
+def dataset_targets(ds: Dataset) -> list[int]:
+    """Labels of every item without decoding images (ImageFolder, torchvision CIFAR, Subset, TensorDataset)."""
+    if isinstance(ds, Subset):
+        inner = dataset_targets(ds.dataset)
+        return [inner[i] for i in ds.indices]
+    if isinstance(ds, TensorDataset):
+        return [int(t) for t in ds.tensors[1]]
+    targets = getattr(ds, "targets", None)
+    if targets is None:
+        raise IradError(f"cannot read labels of {type(ds).__name__} without decoding it")
+    return [int(t) for t in targets]
+
+
+def stratified_indices(targets: Sequence[int], n: int | None) -> list[int]:
+    """The same ``n`` indices every run, equal per class: the first ``n // C`` items of each class in dataset
+    order, the remainder one more each for the lowest class ids. ``None`` or ``n >= len`` keeps everything.
+
+    For a class-folder layout (files sorted by class, then name) this is what "the first n test images"
+    means with classes balanced.
+    """
+    if n is None or n >= len(targets):
+        return list(range(len(targets)))
+    if n <= 0:
+        raise IradError(f"--n must be positive, got {n}")
+    classes = sorted(set(targets))
+    per, extra = divmod(n, len(classes))
+    quota = {c: per + (1 if i < extra else 0) for i, c in enumerate(classes)}
+    picked: list[int] = []
+    for i, t in enumerate(targets):
+        if quota[t] > 0:
+            picked.append(i)
+            quota[t] -= 1
+    return picked
+
+
+def stratified_subset(ds: Dataset, n: int | None) -> Subset:
+    """:func:`stratified_indices` applied to a dataset."""
+    return Subset(ds, stratified_indices(dataset_targets(ds), n))
+
+
+def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:
+    """The 20 lossless samples shipped inside the ``foolbox`` wheel (``cifar10``, ``cifar100`` or ``imagenet``).
+
+    Read straight from the package files (foolbox itself is not imported). ImageNet samples are 224x224.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("foolbox")
+    if spec is None or not spec.submodule_search_locations:
+        raise IradError("the foolbox package is not installed (`pip install --no-deps foolbox`), so its sample images are unavailable")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    files = sorted(folder.glob(f"{name}_*.png"))
+    if not files:
+        raise IradError(f"no {name} samples in {folder}")
+    images, labels = [], []
+    for f in files:
+        images.append(to_tensor(open_rgb(f)))
+        labels.append(int(f.stem.rsplit("_", 1)[1]))
+    return TensorDataset(torch.stack(images), torch.tensor(labels))
+
+
+def load_into_memory(ds: Dataset, progress: bool = True, desc: str = "loading images") -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a whole dataset once: ``(uint8 (N, 3, H, W), int64 (N,))``, for fast repeated epochs."""
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    xs, ys = [], []
+    loader = DataLoader(ds, batch_size=500, num_workers=0)
+    for x, y in tqdm(loader, desc=desc, disable=not progress, unit="batch"):
+        xs.append(x.mul(255).round().byte())
+        ys.append(y)
+    return torch.cat(xs), torch.cat(ys).long()

@@ -1,0 +1,96 @@
+"""The defense contract: an ``nn.Module`` mapping images ``(N, 3, H, W)`` in [0, 1] to images of the same shape in [0, 1].
+
+Every defense declares two flags the evaluation harness relies on:
+
+- ``differentiable``: autograd through ``forward`` gives the true (useful) gradient. When False, the
+  non-differentiable parts either pass the gradient straight through (e.g. the Pillow JPEG codec) or
+  have zero gradient almost everywhere (rounding); the ``bpda`` scenario is then the meaningful white-box attack.
+- ``randomized``: two calls on the same input may differ; white-box attacks then need EOT.
+
+:func:`bpda` wraps any defense with the identity backward pass of Athalye et al. (2018).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from irad.utils.validation import check_images
+
+
+class Defense(nn.Module):
+    """Base class: subclasses implement :meth:`transform`; :meth:`forward` validates input and clamps output."""
+
+    differentiable: bool = True
+    randomized: bool = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_images(x, "defense input")
+        y = self.transform(x)
+        return y.clamp(0, 1)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"differentiable={self.differentiable}, randomized={self.randomized}"
+
+
+class RandomizedDefense(Defense):
+    """A defense that draws random numbers. With ``seed`` set, every call re-seeds its generator, so the
+    output is a fixed function of the input and ``randomized`` is False."""
+
+    def __init__(self, seed: int | None = None):
+        super().__init__()
+        self.seed = seed
+        self.randomized = seed is None
+
+    def generator(self, device: torch.device) -> torch.Generator | None:
+        return None if self.seed is None else torch.Generator(device=device).manual_seed(self.seed)
+
+
+def straight_through(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Value of ``y``, gradient of the identity w.r.t. ``x`` (BPDA with g(x) = x)."""
+    return x + (y - x).detach()
+
+
+class BPDA(nn.Module):
+    """Forward pass of ``defense``; backward pass replaced by the identity."""
+
+    def __init__(self, defense: nn.Module):
+        super().__init__()
+        self.defense = defense
+        self.randomized = getattr(defense, "randomized", False)
+        self.differentiable = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            y = self.defense(x)
+        return straight_through(x, y)
+
+
+def bpda(defense: nn.Module) -> BPDA:
+    """Wrap ``defense`` so that its backward pass is the identity."""
+    return BPDA(defense)
+
+
+class Identity(Defense):
+    """No defense: returns the input unchanged."""
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Chain(Defense):
+    """Apply defenses left to right (the ``A+B`` spec)."""
+
+    def __init__(self, defenses: list[nn.Module]):
+        super().__init__()
+        self.defenses = nn.ModuleList(defenses)
+        self.differentiable = all(getattr(d, "differentiable", True) for d in defenses)
+        self.randomized = any(getattr(d, "randomized", False) for d in defenses)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        for d in self.defenses:
+            x = d(x)
+        return x

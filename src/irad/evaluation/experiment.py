@@ -1,0 +1,92 @@
+"""``irad eval`` as a function: build everything from names, resume from ``--out``, write rows as they finish."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from irad.data import NUM_CLASSES, load_dataset, load_foolbox_samples, stratified_subset
+from irad.defenses import create_defense
+from irad.errors import IradError
+from irad.evaluation.results import ResultRow, environment, format_table, load_results, write_results
+from irad.evaluation.runner import evaluate
+from irad.models import create_classifier
+from irad.utils import distributed as D
+
+# Keys whose change makes earlier rows in --out incomparable.
+_IDENTITY_KEYS = ("dataset", "data_root", "split", "classifier", "weights", "seed", "eot_samples")
+
+
+@dataclass
+class EvalConfig:
+    dataset: str = "cifar10"
+    data_root: str | None = None
+    split: str = "test"
+    n: int | None = 500
+    classifier: str = "resnet20"
+    weights: str | None = "irad-cifar10"
+    defenses: list[str] = field(default_factory=lambda: ["none"])
+    attacks: list[str] = field(default_factory=lambda: ["pgd"])
+    scenario: str = "oblivious"
+    norm: str = "Linf"
+    eps: float = 8 / 255
+    batch_size: int = 128
+    device: str = "cpu"
+    seed: int = 0
+    eot_samples: int = 10
+    out: str | None = None
+
+
+def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None):
+    """The evaluation set: ``dataset`` from the data root, or ``foolbox-<name>`` for the samples shipped in foolbox."""
+    if dataset.startswith("foolbox-"):
+        ds = load_foolbox_samples(dataset.split("-", 1)[1])
+    else:
+        ds = load_dataset(dataset, data_root, split)
+    return stratified_subset(ds, n)
+
+
+def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
+    """Run (or resume) an evaluation; returns all rows of ``cfg.out`` including earlier ones."""
+    D.init_from_env(cfg.device)
+    device = D.local_device(cfg.device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise IradError("--device cuda requested but CUDA is not available on this machine")
+    torch.manual_seed(cfg.seed)
+    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n)
+    num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
+    classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
+    defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
+    config = {k: v for k, v in asdict(cfg).items() if k != "out"}
+    env = environment(device)
+    rows: list[ResultRow] = []
+    if cfg.out and Path(cfg.out).exists():
+        previous = load_results(cfg.out)
+        old = previous.get("config", {})
+        changed = [k for k in _IDENTITY_KEYS if k in old and old[k] != config[k]]
+        if changed:
+            raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
+        rows = [ResultRow(**r) for r in previous["results"]]
+
+    def save(row: ResultRow) -> None:
+        rows.append(row)
+        if cfg.out and D.is_main():
+            write_results(cfg.out, config, env, rows)
+
+    try:
+        evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, cfg.eps, cfg.batch_size, cfg.seed,
+                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress)
+    finally:
+        if cfg.out and D.is_main() and rows:
+            write_results(cfg.out, config, env, rows)
+    return rows
+
+
+def print_table(rows: list[ResultRow]) -> None:
+    if D.is_main():
+        print(format_table(rows), flush=True)
+
+
+__all__ = ["EvalConfig", "load_eval_data", "print_table", "run_eval"]

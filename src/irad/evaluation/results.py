@@ -1,0 +1,120 @@
+"""Result rows, the results JSON (``{"config", "environment", "results"}``), and the printed table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from irad.errors import IradError
+from irad.utils.checkpoint import atomic_write_json
+
+ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
+
+
+@dataclass
+class ResultRow:
+    """One (defense, attack, scenario) cell; accuracies in percent."""
+
+    defense: str
+    attack: str
+    scenario: str
+    norm: str
+    eps: float
+    n: int
+    sa: float
+    ra: float
+    avg: float
+    defense_ms_per_image: float
+    eot_samples: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    def key(self) -> tuple:
+        return row_key(self.defense, self.attack, self.scenario, self.norm, self.eps, self.n)
+
+
+def row_key(defense: str, attack: str, scenario: str, norm: str, eps: float, n: int) -> tuple:
+    return (defense, attack, scenario, norm, round(float(eps), 8), int(n))
+
+
+def environment(device: str) -> dict:
+    """Facts that make a number reproducible: versions, machine, device, commit."""
+    env = {
+        "irad": _version(), "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    try:
+        import torchattacks
+
+        env["torchattacks"] = torchattacks.__version__
+    except ImportError:
+        pass
+    commit = _git_commit()
+    if commit:
+        env["git_commit"] = commit
+    return env
+
+
+def _version() -> str:
+    from irad import __version__
+
+    return __version__
+
+
+def _git_commit() -> str | None:
+    try:
+        root = Path(__file__).resolve().parents[3]
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise IradError(f"cannot read results file {p}: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise IradError(f"{p} is not an irad results file (no 'results' list)")
+    return data
+
+
+def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow]) -> None:
+    atomic_write_json(path, {"config": config, "environment": env, "results": [asdict(r) for r in rows]})
+
+
+def format_table(rows: list[ResultRow]) -> str:
+    """Plain-text table: one line per row with SA, RA, Avg (percent) and defense ms/img."""
+    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "ms/img"]
+    body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
+             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", f"{r.ra:.2f}", f"{r.avg:.2f}",
+             f"{r.defense_ms_per_image:.3f}"] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[ResultRow]) -> str:
+    """The same table in Markdown, for BENCHMARKS.md."""
+    out = ["| defense | attack | scenario | eps | n | SA | RA | Avg | ms/img |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        att = r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else "")
+        out.append(f"| `{r.defense}` | {att} | {r.scenario} | {r.norm} {_eps_text(r.eps, r.norm)} | {r.n} | "
+                   f"{r.sa:.2f} | {r.ra:.2f} | {r.avg:.2f} | {r.defense_ms_per_image:.3f} |")
+    return "\n".join(out)
+
+
+def _eps_text(eps: float, norm: str) -> str:
+    k = eps * 255
+    return f"{round(k)}/255" if norm == "Linf" and abs(k - round(k)) < 1e-6 else f"{eps:.4g}"

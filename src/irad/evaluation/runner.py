@@ -1,0 +1,141 @@
+"""The evaluation loop: standard accuracy (SA), robust accuracy (RA), their average and defense cost, per
+(defense, attack) in one scenario. Works single-process or under torchrun (each rank takes a shard)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from irad.attacks import check_budget, create_attack
+from irad.evaluation.results import ResultRow, row_key
+from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
+from irad.errors import IradError
+from irad.utils import distributed as D
+
+
+class _Tally:
+    """Per-defense counters summed over batches (and ranks)."""
+
+    def __init__(self) -> None:
+        self.clean = self.adv = self.n = 0
+        self.seconds = 0.0
+        self.flags: list[str] = []
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _predict(classifier: nn.Module, defense: nn.Module, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        purified = defense(x)
+        _sync(x.device)
+        if tally is not None:
+            tally.seconds += time.perf_counter() - t0
+        return classifier(purified).argmax(1)
+
+
+def _loader(data: Dataset, batch_size: int) -> DataLoader:
+    shard = Subset(data, D.shard(range(len(data))))
+    return DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+def evaluate(
+    classifier: nn.Module,
+    defenses: Mapping[str, nn.Module],
+    attacks: Iterable[str],
+    data: Dataset,
+    scenario: str = "oblivious",
+    norm: str = "Linf",
+    eps: float = 8 / 255,
+    batch_size: int = 128,
+    seed: int = 0,
+    eot_samples: int = 10,
+    skip: Iterable[tuple] = (),
+    on_row: Callable[[ResultRow], None] | None = None,
+    progress: bool = True,
+) -> list[ResultRow]:
+    """Evaluate every defense against every attack in ``scenario`` on ``data`` (``(image, label)`` pairs).
+
+    ``defenses`` maps a display name (the spec) to a module; ``attacks`` are attack specs. Rows whose
+    :func:`row_key` is in ``skip`` are not recomputed. ``on_row`` is called (on every rank) as each row
+    finishes. Oblivious adversarial examples are crafted once per attack and shared by all defenses.
+    """
+    if scenario not in SCENARIOS:
+        raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    device = next(classifier.parameters()).device
+    classifier.eval()
+    for d in defenses.values():
+        d.to(device).eval()
+    n = len(data)
+    skip = set(skip)
+    clean_cache: dict[str, _Tally] = {}
+    rows: list[ResultRow] = []
+    for attack_spec in attacks:
+        pending = [name for name in defenses if row_key(name, attack_spec, scenario, norm, eps, n) not in skip]
+        if not pending:
+            continue
+        groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
+        for group in groups:
+            tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
+                                 seed, eot_samples, clean_cache, progress)
+            for name in group:
+                t = tallies[name]
+                clean, adv, count, seconds = D.all_reduce_sum([t.clean, t.adv, t.n, t.seconds])
+                sa, ra = 100.0 * clean / count, 100.0 * adv / count
+                row = ResultRow(
+                    defense=name, attack=attack_spec, scenario=scenario, norm=norm, eps=eps, n=int(count),
+                    sa=round(sa, 2), ra=round(ra, 2), avg=round((sa + ra) / 2, 2),
+                    defense_ms_per_image=round(1000.0 * seconds / count, 4),
+                    eot_samples=uses_eot(defenses[name], scenario, eot_samples),
+                    notes=_notes(defenses[name], scenario, t),
+                )
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+    return rows
+
+
+def _notes(defense: nn.Module, scenario: str, tally: _Tally) -> list[str]:
+    notes = list(tally.flags)
+    if scenario == "adaptive" and not getattr(defense, "differentiable", True):
+        notes.append("defense-declared-non-differentiable: adaptive gradient is the defense's own (straight-through or zero)")
+    return notes
+
+
+def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
+               clean_cache, progress) -> dict[str, _Tally]:
+    device = next(classifier.parameters()).device
+    tallies = {name: _Tally() for name in group}
+    need_clean = [name for name in group if name not in clean_cache]
+    target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+    attack = create_attack(attack_spec, target, norm, eps)
+    torch.manual_seed(seed + D.rank())
+    desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
+    bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
+    for x, y in bar:
+        x, y = x.to(device), y.to(device)
+        for name in need_clean:
+            t = tallies[name]
+            t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
+        x_adv = attack(x, y)
+        check_budget(x, x_adv, norm, eps, attack_spec)
+        for name in group:
+            t = tallies[name]
+            t.adv += (_predict(classifier, defenses[name], x_adv) == y).sum().item()
+            t.n += len(y)
+    for name in group:
+        t = tallies[name]
+        t.flags = attack.flags
+        if name in clean_cache:
+            t.clean, t.seconds = clean_cache[name].clean, clean_cache[name].seconds
+        else:
+            clean_cache[name] = t
+    return tallies

@@ -1,0 +1,138 @@
+"""Classifier registry: ``create_classifier(name, weights=..., num_classes=...)`` as in timm's ``create_model``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from torch import nn
+
+from irad.errors import IradError
+from irad.models.cifar_resnet import CifarResNet
+from irad.models.normalized import NormalizedClassifier
+from irad.models.resnet18 import ResNet18
+from irad.models.vgg import VGG16BN
+from irad.models.wideresnet import WideResNet
+from irad.utils.checkpoint import load_module_weights
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IDELBAYEV_URL = "https://github.com/akamaster/pytorch_resnet_cifar10/raw/master/pretrained_models/"
+
+
+@dataclass(frozen=True)
+class ClassifierInfo:
+    """How to build one architecture and which named weights exist for it.
+
+    ``weights`` maps a tag to ``package:<file>`` (shipped in ``irad/models/weights``), ``url:<address>``
+    (downloaded once into the torch hub cache) or ``torchvision:<enum>`` (torchvision's own weights).
+    """
+
+    name: str
+    build: Callable[[int], nn.Module]
+    num_classes: int
+    input_size: int
+    description: str
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    weights: dict[str, str] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ClassifierInfo] = {}
+
+
+def register_classifier(info: ClassifierInfo) -> ClassifierInfo:
+    _REGISTRY[info.name] = info
+    return info
+
+
+def list_classifiers() -> list[ClassifierInfo]:
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def classifier_info(name: str) -> ClassifierInfo:
+    if name not in _REGISTRY:
+        raise IradError(f"unknown classifier {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def create_classifier(name: str, weights: str | os.PathLike | None = None, num_classes: int | None = None) -> nn.Module:
+    """Build classifier ``name`` taking images ``(N, 3, H, W)`` in [0, 1] and returning logits.
+
+    ``weights`` is a path (safetensors, or a torch state dict loaded with ``weights_only=True``), a tag
+    listed by :func:`list_classifiers` (e.g. ``"irad-cifar10"``), or None for random initialisation.
+    The model is returned in eval mode.
+    """
+    info = classifier_info(name)
+    n = num_classes or info.num_classes
+    net = info.build(n)
+    if weights is not None:
+        if str(weights) in info.weights:
+            _load_tagged(net, info, str(weights))
+        elif Path(weights).exists():
+            load_module_weights(net, weights, what=f"classifier {name!r}")
+        else:
+            tags = ", ".join(info.weights) or "none"
+            raise IradError(f"weights {str(weights)!r} for {name!r} is neither an existing file nor a known tag (tags: {tags})")
+    return NormalizedClassifier(net, info.mean, info.std).eval()
+
+
+def _load_tagged(net: nn.Module, info: ClassifierInfo, tag: str) -> None:
+    kind, _, ref = info.weights[tag].partition(":")
+    if kind == "package":
+        path = resources.files("irad.models") / "weights" / ref
+        if not path.is_file():
+            raise IradError(f"packaged weights {ref} are missing from this installation of irad")
+        load_module_weights(net, Path(str(path)), what=f"classifier {info.name!r}")
+    elif kind == "url":
+        import torch.hub
+
+        try:
+            state = torch.hub.load_state_dict_from_url(ref, map_location="cpu", weights_only=True, check_hash=True)
+        except OSError as e:
+            raise IradError(f"cannot download {ref} ({e}); download it by hand and pass its path as weights") from None
+        load_module_weights(net, state, what=f"classifier {info.name!r}")
+    elif kind == "torchvision":
+        import torchvision
+
+        enum_name, _, member = ref.partition(".")
+        w = getattr(getattr(torchvision.models, enum_name), member)
+        try:
+            state = w.get_state_dict(progress=True, check_hash=True)
+        except OSError as e:
+            raise IradError(f"cannot download torchvision weights {ref} ({e})") from None
+        load_module_weights(net, state, what=f"classifier {info.name!r}")
+
+
+def _cifar(depth: int, idelbayev_file: str | None, shipped: str | None = None) -> ClassifierInfo:
+    weights = {}
+    if idelbayev_file:
+        weights["idelbayev"] = "url:" + IDELBAYEV_URL + idelbayev_file
+    if shipped:
+        weights["irad-cifar10"] = "package:" + shipped
+    return ClassifierInfo(
+        name=f"resnet{depth}", build=lambda n: CifarResNet(depth, n), num_classes=10, input_size=32,
+        description=f"CIFAR ResNet-{depth}, option-A shortcuts (He et al. 2016)", weights=weights,
+    )
+
+
+def _torchvision_resnet50(n: int) -> nn.Module:
+    import torchvision
+
+    return torchvision.models.resnet50(num_classes=n)
+
+
+register_classifier(_cifar(20, "resnet20-12fca82f.th", shipped="resnet20_cifar10_jpeg75.safetensors"))
+register_classifier(_cifar(32, "resnet32-d509ac18.th"))
+register_classifier(_cifar(44, "resnet44-014dd654.th"))
+register_classifier(_cifar(56, "resnet56-4bfd9763.th"))
+register_classifier(ClassifierInfo("resnet18", ResNet18, 10, 32, "ResNet-18 for 32x32 inputs (projection shortcuts)"))
+register_classifier(ClassifierInfo("wrn28-10", lambda n: WideResNet(28, 10, n), 10, 32, "WideResNet-28-10"))
+register_classifier(ClassifierInfo("vgg16bn", VGG16BN, 10, 32, "VGG-16 with batch norm for 32x32 inputs"))
+register_classifier(ClassifierInfo(
+    "resnet50", _torchvision_resnet50, 1000, 224, "torchvision ImageNet ResNet-50",
+    weights={"imagenet": "torchvision:ResNet50_Weights.IMAGENET1K_V1"},
+))

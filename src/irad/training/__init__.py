@@ -1,0 +1,1 @@
+"""Training commands: classifiers now; the IRAD implicit representation and SampleNet build on the same helpers."""

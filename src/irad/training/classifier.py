@@ -1,0 +1,136 @@
+"""Supervised classifier training with in-memory data, one-cycle SGD, per-epoch resumable checkpoints.
+
+Outputs in ``out_dir``: ``model.safetensors`` (backbone weights, the format ``create_classifier`` loads),
+``config.json``, ``metrics.json`` (per-epoch loss and test accuracy) and ``last.pt`` (resume state,
+read back with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from irad.errors import IradError
+from irad.data import NUM_CLASSES, load_dataset, load_into_memory, stratified_subset
+from irad.models import create_classifier
+from irad.training.augment import random_crop_flip
+from irad.utils import distributed as D
+from irad.utils.checkpoint import atomic_write_json, save_safetensors
+
+
+@dataclass
+class ClassifierTrainConfig:
+    arch: str = "resnet20"
+    dataset: str = "cifar10"
+    data_root: str | None = None
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    seed: int = 0
+    train_limit: int | None = None  # a stratified subset of N training images (smoke tests)
+    test_limit: int | None = None
+
+
+PRESETS: dict[str, dict] = {
+    # ResNet-20 on 2 CPU cores: about 2.5 min per epoch; reaches ~89% on CIFAR-10 (JPEG-75) test.
+    "cpu": dict(arch="resnet20", epochs=30, batch_size=128, lr=0.2),
+    # The standard 200-epoch recipe for larger models on a GPU.
+    "gpu": dict(arch="wrn28-10", epochs=200, batch_size=128, lr=0.1),
+}
+
+
+def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str, batch: int = 500) -> float:
+    model.eval()
+    correct = 0
+    with torch.inference_mode():
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch].to(device).float().div_(255).contiguous(memory_format=torch.channels_last)
+            correct += (model(xb).argmax(1).cpu() == y[i:i + batch]).sum().item()
+    return 100.0 * correct / len(x)
+
+
+def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: str = "cpu", progress: bool = True) -> dict:
+    """Train ``cfg.arch`` on ``cfg.dataset``; resumes from ``out_dir/last.pt`` if present. Returns final metrics."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    D.init_from_env(device)
+    device = D.local_device(device)
+    torch.manual_seed(cfg.seed)
+    train = load_dataset(cfg.dataset, cfg.data_root, "train")
+    test = load_dataset(cfg.dataset, cfg.data_root, "test")
+    num_classes = NUM_CLASSES.get(cfg.dataset, len(getattr(train, "classes", [])))
+    train, test = stratified_subset(train, cfg.train_limit), stratified_subset(test, cfg.test_limit)
+    xtr, ytr = load_into_memory(train, progress and D.is_main(), "decoding train set")
+    xte, yte = load_into_memory(test, progress and D.is_main(), "decoding test set")
+
+    classifier = create_classifier(cfg.arch, num_classes=num_classes)
+    classifier = classifier.to(device).to(memory_format=torch.channels_last)
+    model: nn.Module = classifier
+    if D.is_distributed():
+        model = nn.parallel.DistributedDataParallel(classifier)
+    per_rank = math.ceil(len(xtr) / D.world_size())
+    steps = math.ceil(per_rank / cfg.batch_size)
+    decay, no_decay = [], []
+    for name, p in classifier.named_parameters():
+        (no_decay if p.dim() == 1 else decay).append(p)
+    opt = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+                          lr=cfg.lr, momentum=cfg.momentum, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.25)
+    gen = torch.Generator().manual_seed(cfg.seed + D.rank())
+    history: list[dict] = []
+    start_epoch = 0
+    last = out / "last.pt"
+    if last.exists():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        if state["config"] != asdict(cfg):
+            raise IradError(f"{last} was written with a different configuration; use another --out or delete it")
+        classifier.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        history, start_epoch = json.loads(state["history"]), state["epoch"]
+    if D.is_main():
+        atomic_write_json(out / "config.json", asdict(cfg))
+
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(xtr), generator=gen)[D.rank()::D.world_size()]
+        t0, total, seen = time.time(), 0.0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and D.is_main()), leave=False)
+        for s in bar:
+            idx = perm[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            xb = random_crop_flip(xtr[idx], generator=gen).to(device).float().div_(255)
+            xb = xb.contiguous(memory_format=torch.channels_last)
+            loss = F.cross_entropy(model(xb), ytr[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            seen += len(idx)
+            bar.set_postfix(loss=f"{total / seen:.3f}")
+        acc = _evaluate(classifier, xte, yte, device)
+        history.append({"epoch": epoch + 1, "train_loss": total / seen, "test_acc": acc, "seconds": time.time() - t0})
+        if D.is_main():
+            print(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.4f}, test acc {acc:.2f}%, {time.time() - t0:.0f}s", flush=True)
+            torch.save({"config": asdict(cfg), "model": classifier.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
+                        "history": json.dumps(history)}, out / "last.pt.tmp")
+            (out / "last.pt.tmp").replace(last)
+            atomic_write_json(out / "metrics.json", {"history": history, "test_acc": acc, "test_images": len(xte)})
+        D.barrier()
+    final = history[-1] if history else {}
+    if D.is_main():
+        save_safetensors(out / "model.safetensors", classifier.net.state_dict(),
+                         metadata={"arch": cfg.arch, "dataset": cfg.dataset, "test_acc": f"{final.get('test_acc', float('nan')):.2f}"})
+    return {"test_acc": final.get("test_acc"), "epochs": len(history), "out": str(out)}

@@ -1,0 +1,55 @@
+"""Shared fixtures: paths into ../shared (CI has it beside the clone), tiny models, a few real images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("IRAD_SHARED", ROOT.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+SHARED_MODELS = SHARED / "models" / "cifar10-resnet-idelbayev"
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert (SHARED_DATA / "cifar10" / "test").is_dir(), f"tests need ../shared beside the repository ({SHARED_DATA})"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    assert SHARED_MODELS.is_dir(), f"tests need the shared CIFAR ResNets in {SHARED_MODELS}"
+    return SHARED_MODELS
+
+
+class TinyNet(nn.Module):
+    """A small CNN on [0, 1] images for fast attack and scenario tests."""
+
+    def __init__(self, classes: int = 10):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.relu(self.conv(x)).mean((2, 3)))
+
+
+@pytest.fixture
+def tiny_model() -> nn.Module:
+    torch.manual_seed(0)
+    return TinyNet().eval()
+
+
+@pytest.fixture(scope="session")
+def samples() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 20 lossless CIFAR-10 samples shipped in the foolbox wheel: ``(20, 3, 32, 32)`` in [0, 1] and labels."""
+    from irad.data import load_foolbox_samples
+
+    return tuple(load_foolbox_samples("cifar10").tensors)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from irad.cli.main import main
+
+EVAL = ["eval", "--dataset", "foolbox-cifar10", "--n", "10", "--no-progress"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "irad", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsys):
+    out = tmp_path / "r.json"
+    args = [*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
+            "--defense", "none", "--defense", "median", "--attack", "fgsm", "--attack", "bim:steps=3", "--out", str(out)]
+    assert main(args) == 0
+    data = json.loads(out.read_text())
+    assert set(data) == {"config", "environment", "results"}
+    assert data["config"]["classifier"] == "resnet20" and data["environment"]["torch"] == torch.__version__
+    assert len(data["results"]) == 4
+    for r in data["results"]:
+        assert {"defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image"} <= set(r)
+        assert r["n"] == 10 and r["scenario"] == "oblivious" and r["eps"] == pytest.approx(8 / 255)
+    assert "SA" in capsys.readouterr().out
+
+    import irad.evaluation.runner as runner
+
+    calls = []
+    original = runner._run_group
+    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    assert main([*args, "--defense", "bit-depth"]) == 0  # only the new defense's rows are computed
+    assert calls == [["bit-depth"], ["bit-depth"]]  # one pass per attack, none for the finished defenses
+    assert len(json.loads(out.read_text())["results"]) == 6
+
+
+def test_eval_refuses_to_mix_setups_in_one_file(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main([*EVAL, "--weights", "none", "--attack", "fgsm", "--out", str(out)]) == 0
+    assert main([*EVAL, "--weights", "none", "--attack", "fgsm", "--seed", "1", "--out", str(out)]) == 2
+    assert "different setup" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    ([*EVAL, "--weights", "none", "--defense", "nope"], "unknown defense 'nope'"),
+    ([*EVAL, "--weights", "none", "--attack", "nope"], "unknown attack 'nope'"),
+    ([*EVAL, "--weights", "none", "--defense", "jpeg:quality=500"], "quality must be in 1..100"),
+    (["eval", "--dataset", "cifar10", "--data-root", "/nonexistent", "--weights", "none"], "irad data fetch cifar10"),
+])
+def test_bad_input_gives_one_line_error(args, message):
+    r = _cli(*args)
+    assert r.returncode == 2
+    assert message in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_truncated_checkpoint_via_cli(tmp_path, shared_models):
+    data = (shared_models / "resnet20-12fca82f.th").read_bytes()
+    (tmp_path / "cut.th").write_bytes(data[:1000])
+    r = _cli(*EVAL, "--weights", str(tmp_path / "cut.th"))
+    assert r.returncode == 2 and "cannot load checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_purify_roundtrip_and_errors(tmp_path):
+    img = (torch.rand(32, 32, 3) * 255).byte().numpy()
+    Image.fromarray(img).save(tmp_path / "in.png")
+    r = _cli("purify", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--defense", "bit-depth:bits=1")
+    assert r.returncode == 0, r.stderr
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == (32, 32, 3) and set(np.unique(out)) <= {0, 255}
+    (tmp_path / "notes.txt").write_text("not an image")
+    r = _cli("purify", str(tmp_path / "notes.txt"), "-o", str(tmp_path / "x.png"), "--defense", "none")
+    assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_lists_commands():
+    r = _cli("--help")
+    for cmd in ("demo", "eval", "purify", "train", "list", "data"):
+        assert cmd in r.stdout
+    r = _cli("list", "defenses")
+    assert "resample" in r.stdout and "randomized=" in r.stdout

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from irad.defenses import create_defense
+from irad.errors import IradError
+from irad.evaluation import EOT, attack_target, evaluate
+from irad.evaluation.scenarios import uses_eot
+
+
+def _grad(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    return x.grad
+
+
+def test_oblivious_target_is_the_bare_classifier(tiny_model):
+    assert attack_target(tiny_model, create_defense("jpeg"), "oblivious") is tiny_model
+
+
+def test_bpda_passes_gradients_through_a_zero_gradient_defense(tiny_model, samples):
+    x, y = samples[0][:4], samples[1][:4]
+    d = create_defense("bit-depth:bits=3")
+    adaptive = _grad(attack_target(tiny_model, d, "adaptive"), x, y)
+    through = _grad(attack_target(tiny_model, d, "bpda"), x, y)
+    assert float(adaptive.abs().sum()) == 0  # the true gradient of rounding
+    assert float(through.abs().sum()) > 0
+    # BPDA's gradient is the classifier's gradient at the defended point
+    assert torch.allclose(through, _grad(tiny_model, d(x), y), atol=1e-7)
+
+
+def test_adaptive_follows_the_true_gradient(tiny_model, samples):
+    x, y = samples[0][:4], samples[1][:4]
+    d = create_defense("resample:recon=bilinear,sampler=si,shift=0.5")
+    g = _grad(attack_target(tiny_model, d, "adaptive"), x, y)
+    ref = _grad(nn.Sequential(d, tiny_model), x, y)
+    assert torch.allclose(g, ref) and float(g.abs().sum()) > 0
+
+
+def test_eot_wraps_only_randomized_defenses_and_averages_logits(tiny_model, samples):
+    det, rnd = create_defense("median"), create_defense("resample:sampler=sv,shift=2")
+    assert not isinstance(attack_target(tiny_model, det, "adaptive", 8), EOT)
+    target = attack_target(tiny_model, rnd, "adaptive", 8)
+    assert isinstance(target, EOT) and target.samples == 8
+    assert uses_eot(rnd, "oblivious", 8) == 1 and uses_eot(rnd, "bpda", 8) == 8
+    x = samples[0][:3]
+    torch.manual_seed(1)
+    averaged = target(x)
+    torch.manual_seed(1)
+    tiled = x.repeat(8, 1, 1, 1)
+    manual = tiny_model(rnd(tiled)).view(8, 3, -1).mean(0)
+    assert torch.allclose(averaged, manual, atol=1e-6)
+
+
+def test_unknown_scenario(tiny_model):
+    with pytest.raises(IradError, match="unknown scenario"):
+        attack_target(tiny_model, create_defense("none"), "whitebox")
+
+
+@pytest.mark.parametrize("scenario", ["oblivious", "bpda", "adaptive"])
+def test_each_scenario_end_to_end(scenario, samples, shared_models):
+    from torch.utils.data import TensorDataset
+
+    from irad.models import create_classifier
+
+    model = create_classifier("resnet20", shared_models / "resnet20-12fca82f.th")
+    data = TensorDataset(samples[0][:8], samples[1][:8])
+    defenses = {"none": create_defense("none"), "bit-depth:bits=4": create_defense("bit-depth:bits=4"),
+                "resample:sampler=sv": create_defense("resample:sampler=sv")}
+    rows = evaluate(model, defenses, ["pgd:steps=5"], data, scenario=scenario, eot_samples=2, progress=False)
+    by = {r.defense: r for r in rows}
+    assert set(by) == set(defenses) and all(r.n == 8 and r.scenario == scenario for r in rows)
+    assert by["none"].ra <= 12.5  # PGD breaks the undefended model whatever the scenario
+    for r in rows:
+        assert 0 <= r.ra <= 100 and 0 <= r.sa <= 100 and r.avg == pytest.approx((r.sa + r.ra) / 2, abs=0.01)
+    assert by["resample:sampler=sv"].eot_samples == (1 if scenario == "oblivious" else 2)
+    if scenario == "adaptive":
+        assert any("non-differentiable" in n for n in by["bit-depth:bits=4"].notes)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from irad.models import create_classifier
+from irad.training.classifier import ClassifierTrainConfig, train_classifier
+
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "irad"]
+
+
+def test_train_one_epoch_writes_loadable_weights_and_resumes(tmp_path, shared_data):
+    cfg = ClassifierTrainConfig(data_root=str(shared_data), epochs=1, batch_size=32, train_limit=64, test_limit=20)
+    result = train_classifier(cfg, tmp_path, progress=False)
+    assert result["epochs"] == 1 and 0 <= result["test_acc"] <= 100
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test_images"] == 20 and len(metrics["history"]) == 1
+    model = create_classifier("resnet20", tmp_path / "model.safetensors")
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    again = train_classifier(cfg, tmp_path, progress=False)  # resumes from last.pt: nothing left to do
+    assert again["epochs"] == 1 and again["test_acc"] == result["test_acc"]
+
+
+def test_eval_under_torchrun_matches_single_process(tmp_path, shared_models):
+    args = ["eval", "--dataset", "foolbox-cifar10", "--num-images", "20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
+            "--defense", "none", "--defense", "median", "--attack", "fgsm", "--no-progress"]
+    single = subprocess.run([sys.executable, "-m", "irad", *args, "--out", str(tmp_path / "one.json")],
+                            capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr
+    dist = subprocess.run([*TORCHRUN, *args, "--out", str(tmp_path / "two.json")], capture_output=True, text=True, timeout=300)
+    assert dist.returncode == 0, dist.stderr
+    one = json.loads((tmp_path / "one.json").read_text())["results"]
+    two = json.loads((tmp_path / "two.json").read_text())["results"]
+    assert [(r["defense"], r["n"], r["sa"], r["ra"]) for r in one] == [(r["defense"], r["n"], r["sa"], r["ra"]) for r in two]
+
+
+def test_training_under_torchrun(tmp_path, shared_data):
+    r = subprocess.run([*TORCHRUN, "train", "classifier", "--data-root", str(shared_data), "--epochs", "1",
+                        "--batch-size", "16", "--train-limit", "64", "--test-limit", "20", "--out", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "model.safetensors").exists()
+    assert json.loads((tmp_path / "metrics.json").read_text())["history"][0]["epoch"] == 1
