@@ -87,3 +87,21 @@ def test_help_lists_commands():
         assert cmd in r.stdout
     r = _cli("list", "defenses")
     assert "resample" in r.stdout and "randomized=" in r.stdout
+
+
+def test_ctrl_c_keeps_finished_rows(tmp_path, monkeypatch, capsys):
+    import irad.evaluation.runner as runner
+
+    out = tmp_path / "r.json"
+    seen = []
+
+    def interrupt_second_attack(x, x_adv, norm, eps, attack):
+        seen.append(attack)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "check_budget", interrupt_second_attack)
+    assert main([*EVAL, "--weights", "none", "--attack", "fgsm", "--attack", "bim:steps=2", "--out", str(out)]) == 130
+    rows = json.loads(out.read_text())["results"]
+    assert [r["attack"] for r in rows] == ["fgsm"]
+    assert "interrupted" in capsys.readouterr().out

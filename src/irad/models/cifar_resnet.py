@@ -23,16 +23,22 @@ class OptionAShortcut(nn.Module):
         return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p))
 
 
-class BasicBlockA(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int = 1):
+class BasicBlock(nn.Module):
+    """Two 3x3 conv-BN layers with a residual connection; ``shortcut`` ``"A"`` (identity, subsample and zero-pad)
+    or ``"B"`` (1x1 conv + BN) when the shape changes."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, shortcut: str = "B"):
         super().__init__()
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
-        self.shortcut: nn.Module = nn.Identity()
+        self.shortcut: nn.Module = nn.Sequential()
         if stride != 1 or in_planes != planes:
-            self.shortcut = OptionAShortcut((planes - in_planes) // 2)
+            if shortcut == "A":
+                self.shortcut = OptionAShortcut((planes - in_planes) // 2)
+            else:
+                self.shortcut = nn.Sequential(nn.Conv2d(in_planes, planes, 1, stride, bias=False), nn.BatchNorm2d(planes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.relu(self.bn1(self.conv1(x)))
@@ -62,7 +68,7 @@ class CifarResNet(nn.Module):
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         layers = []
         for s in [stride] + [1] * (blocks - 1):
-            layers.append(BasicBlockA(self.in_planes, planes, s))
+            layers.append(BasicBlock(self.in_planes, planes, s, shortcut="A"))
             self.in_planes = planes
         return nn.Sequential(*layers)
 
