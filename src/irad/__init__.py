@@ -1,7 +1,19 @@
-"""irad: test-time input-transformation defenses for image classifiers, led by IRAD (ICLR 2024)."""
+"""irad: test-time input-transformation defenses for image classifiers, led by IRAD (ICLR 2024).
+
+Entry points: :func:`irad.models.create_classifier`, :func:`irad.defenses.create_defense`,
+:func:`irad.attacks.create_attack`, :func:`irad.evaluation.evaluate`, :func:`irad.load_official`.
+"""
 
 from irad.errors import IradError
 
 __version__ = "0.1.0"
 
-__all__ = ["IradError", "__version__"]
+
+def load_official(liif, samplenet=None):
+    """Load the paper's released checkpoints as a defense; see :func:`irad.defenses.implicit.load_official`."""
+    from irad.defenses.implicit import load_official as _load
+
+    return _load(liif, samplenet)
+
+
+__all__ = ["IradError", "__version__", "load_official"]

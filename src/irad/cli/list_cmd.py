@@ -7,6 +7,7 @@ import inspect
 
 from irad.attacks import list_attacks
 from irad.defenses import create_defense, list_defenses
+from irad.errors import IradError
 from irad.models import list_classifiers
 
 
@@ -19,9 +20,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.what == "defenses":
         for info in list_defenses():
-            d = create_defense(info.name)
+            try:
+                d = create_defense(info.name)
+                flags = f"differentiable={d.differentiable!s:5s} randomized={d.randomized!s:5s}"
+            except IradError:
+                flags = f"{'(needs weights=...)':38s}"
             params = ", ".join(f"{k}={v!r}" if v is not inspect.Parameter.empty else k for k, v in info.parameters().items())
-            print(f"{info.name:16s} differentiable={d.differentiable!s:5s} randomized={d.randomized!s:5s}  {info.summary}")
+            print(f"{info.name:16s} {flags}  {info.summary}")
             if params:
                 print(f"{'':16s} parameters: {params}")
     elif args.what == "attacks":

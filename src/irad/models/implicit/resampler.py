@@ -1,0 +1,116 @@
+"""IRAD's learned resampler: implicit reconstruction (EDSR encoder + LIIF decoder) and SampleNet (Eq. 9-10).
+
+The image is encoded once, F = FEAT((x - 0.5) / 0.5); SampleNet predicts a per-pixel offset from F at the pixel
+grid G; the decoder is queried at U = G + offset and mapped back with ``* 0.5 + 0.5``. With ``samplenet_encoder``
+(the layout of the released checkpoints) SampleNet has its own encoder that sees the raw image in [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from irad.errors import IradError
+from irad.models.implicit.edsr import EDSREncoder
+from irad.models.implicit.mlp import MLP
+from irad.models.implicit.query import feature_projection, make_cell, make_coord, query_local
+from irad.utils.checkpoint import load_module_weights, read_weights, save_safetensors
+
+
+@dataclass
+class ImplicitConfig:
+    """Sizes of the implicit representation; the paper preset is the default."""
+
+    n_resblocks: int = 16
+    n_feats: int = 64
+    hidden: list[int] = field(default_factory=lambda: [256, 256, 256, 256])
+    samplenet_hidden: list[int] | None = field(default_factory=lambda: [256, 256, 256, 256])
+    samplenet_encoder: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ImplicitConfig:
+        known = {k: d[k] for k in asdict(cls()) if k in d}
+        return cls(**known)
+
+
+class ImplicitResampler(nn.Module):
+    def __init__(self, cfg: ImplicitConfig | None = None):
+        super().__init__()
+        self.cfg = cfg = cfg or ImplicitConfig()
+        self.encoder = EDSREncoder(cfg.n_resblocks, cfg.n_feats)
+        in_dim = cfg.n_feats * 9 + 4
+        self.decoder = MLP(in_dim, 3, cfg.hidden)
+        self.samplenet = MLP(in_dim, 2, cfg.samplenet_hidden) if cfg.samplenet_hidden else None
+        self.samplenet_encoder = EDSREncoder(cfg.n_resblocks, cfg.n_feats) if cfg.samplenet_encoder else None
+
+    @property
+    def has_samplenet(self) -> bool:
+        return self.samplenet is not None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """F: ``(N, 3, H, W)`` in [0, 1] -> ``(N, n_feats, H, W)``."""
+        return self.encoder((x - 0.5) / 0.5)
+
+    def grid(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel-grid coordinates ``(1, H*W, 2)`` and the cell ``(2,)`` for images like ``x``."""
+        h, w = x.shape[-2:]
+        return make_coord(h, w, x.device, x.dtype).view(1, -1, 2), make_cell(h, w, x.device, x.dtype)
+
+    def samplenet_offsets(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        """SampleNet's offsets ``(N, H*W, 2)`` in [-1, 1] coordinate units (one pixel = 2/H)."""
+        if self.samplenet is None:
+            raise IradError("this implicit representation has no SampleNet (train one with `irad train samplenet`)")
+        sn_feat = feat if self.samplenet_encoder is None else self.samplenet_encoder(x)
+        coord, cell = self.grid(x)
+        return query_local(sn_feat, coord.expand(x.shape[0], -1, -1), cell, self.samplenet)
+
+    def render(self, feat: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """Query the decoder at ``G + offsets`` (``(N or 1, H*W, 2)`` coordinate units) -> ``(N, 3, H, W)``, unclamped."""
+        n, _, h, w = feat.shape
+        coord = make_coord(h, w, feat.device, feat.dtype).view(1, -1, 2)
+        if offsets is not None:
+            coord = coord + offsets
+        rgb = query_local(feat, coord.expand(n, -1, -1), make_cell(h, w, feat.device, feat.dtype), self.decoder,
+                          feature_projection(feat, self.decoder))
+        return (rgb * 0.5 + 0.5).view(n, h, w, 3).permute(0, 3, 1, 2)
+
+    def forward(self, x: torch.Tensor, use_samplenet: bool = True) -> torch.Tensor:
+        """``(N, 3, H, W)`` in [0, 1] -> resampled image (unclamped): IRAD with SampleNet, else DISCO-style."""
+        feat = self.features(x)
+        offsets = self.samplenet_offsets(x, feat) if use_samplenet and self.has_samplenet else None
+        return self.render(feat, offsets)
+
+    # ---- storage -------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> None:
+        """``directory/model.safetensors`` + ``directory/config.json`` (the config is also in the file's metadata)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(asdict(self.cfg))
+        save_safetensors(d / "model.safetensors", self.state_dict(), metadata={"irad_implicit_config": text})
+        (d / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> ImplicitResampler:
+        """Load from a directory written by :meth:`save` or a ``.safetensors`` file carrying its config."""
+        p = Path(path)
+        file = p / "model.safetensors" if p.is_dir() else p
+        if not file.is_file():
+            raise IradError(f"no implicit-representation weights at {p} (expected a directory with model.safetensors)")
+        cfg_file = file.parent / "config.json"
+        if cfg_file.is_file():
+            cfg = ImplicitConfig.from_dict(json.loads(cfg_file.read_text()))
+        else:
+            from safetensors import safe_open
+
+            with safe_open(str(file), "pt") as f:
+                meta = (f.metadata() or {}).get("irad_implicit_config")
+            if meta is None:
+                raise IradError(f"{file} carries no irad implicit config and has no config.json beside it")
+            cfg = ImplicitConfig.from_dict(json.loads(meta))
+        model = cls(cfg)
+        load_module_weights(model, read_weights(file), what="implicit representation")
+        return model.eval()
