@@ -1,40 +1,83 @@
-"""``irad train classifier``: supervised training with cpu/gpu presets, resumable."""
+"""``irad train classifier|implicit|samplenet`` and ``irad make-pairs``: presets plus per-field overrides, resumable."""
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+import dataclasses
+from collections.abc import Callable
 
-from irad.cli.common import positive_int
-from irad.training.classifier import PRESETS, ClassifierTrainConfig, train_classifier
+from irad.cli.common import fraction
+from irad.training import classifier, implicit, pairs, samplenet
 
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train models")
-    tsub = p.add_subparsers(dest="train_command", required=True)
-    c = tsub.add_parser("classifier", help="train a classifier (resumes from OUT/last.pt)",
-                        description="Train a classifier. Presets: " + "; ".join(f"{k}: {v}" for k, v in PRESETS.items()))
-    c.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    c.add_argument("--arch", default=None, help="classifier name (overrides the preset)")
-    c.add_argument("--dataset", default="cifar10")
-    c.add_argument("--data-root", default=None)
-    c.add_argument("--epochs", type=positive_int, default=None)
-    c.add_argument("--batch-size", type=positive_int, default=None)
-    c.add_argument("--lr", type=float, default=None)
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--train-limit", type=positive_int, default=None, help="stratified subset of the training set")
-    c.add_argument("--test-limit", type=positive_int, default=None, help="stratified subset of the test set")
-    c.add_argument("--device", default="cpu")
-    c.add_argument("--out", required=True, help="output directory (model.safetensors, metrics.json, last.pt)")
-    c.set_defaults(func=run)
+# command -> (config class, presets, run function, help, required fields)
+COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
+    "classifier": (classifier.ClassifierTrainConfig, classifier.PRESETS, classifier.train_classifier,
+                   "train a classifier (resumes from OUT/last.pt)", ()),
+    "implicit": (implicit.ImplicitTrainConfig, implicit.PRESETS, implicit.train_implicit,
+                 "train the implicit representation on one task of IRAD Table 7 (L1)", ("pairs",)),
+    "samplenet": (samplenet.SampleNetTrainConfig, samplenet.PRESETS, samplenet.train_samplenet,
+                  "train SampleNet with the frozen source classifier's cross-entropy", ("pairs", "implicit")),
+}
 
 
-def run(args: argparse.Namespace) -> int:
-    values = dict(PRESETS[args.preset])
-    for f in fields(ClassifierTrainConfig):
+def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]) -> None:
+    """One ``--field`` per dataclass field; unset fields fall back to the preset, then the dataclass default."""
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        flag = "--" + f.name.replace("_", "-")
+        kwargs: dict = {"default": None, "dest": f.name, "required": f.name in required}
+        if isinstance(default, bool):
+            kwargs["type"] = lambda s: s.lower() in ("1", "true", "yes")
+        elif isinstance(default, (list, tuple)):
+            kwargs.update(nargs="+", type=type(default[0]) if default else int)
+        elif isinstance(default, float) or f.name in ("eps",):
+            kwargs["type"] = fraction
+        elif isinstance(default, int) or f.name in ("n", "limit", "train_limit", "test_limit"):
+            kwargs["type"] = int
+        p.add_argument(flag, **kwargs, help=f"(default: preset, else {default!r})")
+
+
+def _config(cls: type, presets: dict, args: argparse.Namespace):
+    values = dict(presets[args.preset])
+    for f in dataclasses.fields(cls):
         v = getattr(args, f.name, None)
         if v is not None:
             values[f.name] = v
-    result = train_classifier(ClassifierTrainConfig(**values), args.out, device=args.device)
-    print(f"trained {values.get('arch')}: test accuracy {result['test_acc']:.2f}% after {result['epochs']} epochs -> {args.out}")
+    return cls(**values)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a classifier, the implicit representation or SampleNet")
+    tsub = p.add_subparsers(dest="train_command", required=True)
+    for name, (cls, presets, _, help_text, required) in COMMANDS.items():
+        c = tsub.add_parser(name, help=help_text, description=help_text + ". Presets: " +
+                            "; ".join(f"{k}: {v}" for k, v in presets.items()))
+        c.add_argument("--preset", choices=sorted(presets), default="cpu")
+        _add_fields(c, cls, required)
+        c.add_argument("--device", default="cpu")
+        c.add_argument("--out", required=True, help="output directory (weights, metrics.json, last.pt for resuming)")
+        c.set_defaults(func=run, command_name=name)
+    m = sub.add_parser("make-pairs", help="craft adversarial/clean training pairs on a source classifier",
+                       description="PGD pairs for IRAD training, written once as uint8 safetensors shards (resumable). "
+                                   "Presets: " + "; ".join(f"{k}: {v}" for k, v in pairs.PRESETS.items()))
+    m.add_argument("--preset", choices=sorted(pairs.PRESETS), default="cpu")
+    _add_fields(m, pairs.PairsConfig, ())
+    m.add_argument("--device", default="cpu")
+    m.add_argument("--out", required=True)
+    m.set_defaults(func=run_pairs)
+
+
+def run(args: argparse.Namespace) -> int:
+    cls, presets, fn, _, _ = COMMANDS[args.command_name]
+    result = fn(_config(cls, presets, args), args.out, device=args.device)
+    print(f"done: {result}")
+    return 0
+
+
+def run_pairs(args: argparse.Namespace) -> int:
+    cfg = _config(pairs.PairsConfig, pairs.PRESETS, args)
+    if cfg.weights in ("none", ""):
+        cfg.weights = None
+    meta = pairs.make_pairs(cfg, args.out, device=args.device)
+    print(f"{meta['count']} pairs in {args.out} (source {cfg.classifier}, {cfg.attack}, {cfg.norm} eps {cfg.eps:.5f})")
     return 0

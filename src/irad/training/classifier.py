@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from irad.errors import IradError
 from irad.data import NUM_CLASSES, load_dataset, load_into_memory, stratified_subset
 from irad.models import create_classifier
 from irad.training.augment import random_crop_flip
+from irad.training.state import load_state, save_state
 from irad.utils import distributed as D
 from irad.utils.checkpoint import atomic_write_json, save_safetensors
 
@@ -90,10 +90,8 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
     history: list[dict] = []
     start_epoch = 0
     last = out / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=True)
-        if state["config"] != asdict(cfg):
-            raise IradError(f"{last} was written with a different configuration; use another --out or delete it")
+    state = load_state(last, asdict(cfg))
+    if state is not None:
         classifier.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -123,10 +121,9 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
         history.append({"epoch": epoch + 1, "train_loss": total / seen, "test_acc": acc, "seconds": time.time() - t0})
         if D.is_main():
             print(f"epoch {epoch + 1}/{cfg.epochs}: loss {total / seen:.4f}, test acc {acc:.2f}%, {time.time() - t0:.0f}s", flush=True)
-            torch.save({"config": asdict(cfg), "model": classifier.state_dict(), "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
-                        "history": json.dumps(history)}, out / "last.pt.tmp")
-            (out / "last.pt.tmp").replace(last)
+            save_state(last, {"config": asdict(cfg), "model": classifier.state_dict(), "optimizer": opt.state_dict(),
+                              "scheduler": sched.state_dict(), "generator": gen.get_state(), "epoch": epoch + 1,
+                              "history": json.dumps(history)})
             atomic_write_json(out / "metrics.json", {"history": history, "test_acc": acc, "test_images": len(xte)})
         D.barrier()
     final = history[-1] if history else {}

@@ -68,9 +68,12 @@ class ImplicitResampler(nn.Module):
         coord, cell = self.grid(x)
         return query_local(sn_feat, coord.expand(x.shape[0], -1, -1), cell, self.samplenet)
 
-    def render(self, feat: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
-        """Query the decoder at ``G + offsets`` (``(N or 1, H*W, 2)`` coordinate units) -> ``(N, 3, H, W)``, unclamped."""
-        n, _, h, w = feat.shape
+    def render(self, feat: torch.Tensor, offsets: torch.Tensor | None = None,
+               size: tuple[int, int] | None = None) -> torch.Tensor:
+        """Query the decoder at the pixel grid of ``size`` (default: the feature size) plus ``offsets``
+        (``(N or 1, H*W, 2)`` coordinate units) -> ``(N, 3, H, W)``, unclamped."""
+        n = feat.shape[0]
+        h, w = size or feat.shape[-2:]
         coord = make_coord(h, w, feat.device, feat.dtype).view(1, -1, 2)
         if offsets is not None:
             coord = coord + offsets

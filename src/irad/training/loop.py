@@ -1,0 +1,65 @@
+"""A small resumable epoch loop shared by the implicit-representation and SampleNet trainers."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from irad.training.state import load_state, save_state
+from irad.utils.checkpoint import atomic_write_json
+
+StepFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict[str, float]]]
+
+
+def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, config: dict, out: Path, *,
+        epochs: int, batch_size: int, lr: float, betas: tuple[float, float], seed: int,
+        save: Callable[[], None], progress: bool = True) -> list[dict]:
+    """Adam over ``params`` for ``epochs`` passes of ``size`` items in random batches of ``batch_size``.
+
+    ``step(indices, generator)`` returns the loss and metrics of one batch. After every epoch the state goes to
+    ``out/last.pt`` (resumed from on the next call with the same ``config``), ``save()`` writes the model, and
+    ``out/metrics.json`` gets the per-epoch means.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    opt = torch.optim.Adam(params, lr=lr, betas=betas)
+    gen = torch.Generator().manual_seed(seed)
+    history: list[dict] = []
+    state = load_state(out / "last.pt", config)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        history = json.loads(state["history"])
+    steps = math.ceil(size / batch_size)
+    for epoch in range(len(history), epochs):
+        model.train()
+        perm = torch.randperm(size, generator=gen)
+        sums: dict[str, float] = {}
+        t0 = time.time()
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
+        for s in bar:
+            idx = perm[s * batch_size:(s + 1) * batch_size]
+            loss, metrics = step(idx, gen)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for k, v in {"loss": loss.item(), **metrics}.items():
+                sums[k] = sums.get(k, 0.0) + v * len(idx)
+            bar.set_postfix(loss=f"{sums['loss'] / min(size, (s + 1) * batch_size):.4f}")
+        record = {"epoch": epoch + 1, **{k: v / size for k, v in sums.items()}, "seconds": round(time.time() - t0, 1)}
+        history.append(record)
+        print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+        model.eval()
+        save()
+        save_state(out / "last.pt", {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                                     "generator": gen.get_state(), "history": json.dumps(history)})
+        atomic_write_json(out / "metrics.json", {"config": config, "history": history})
+    model.eval()
+    return history

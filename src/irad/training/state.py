@@ -1,0 +1,32 @@
+"""Resumable training state: one ``torch.save`` file written atomically, read back with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from irad.errors import IradError
+
+
+def save_state(path: str | os.PathLike, state: dict) -> None:
+    """Write ``state`` (tensors, state dicts, numbers, strings) to ``path`` via a temporary file and a rename."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, p)
+
+
+def load_state(path: str | os.PathLike, config: dict) -> dict | None:
+    """The state saved at ``path`` (None if absent); refuses one saved under a different ``config``."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # corrupt or foreign file
+        raise IradError(f"cannot resume from {p}: {e}; delete it to start over") from None
+    if state.get("config") != config:
+        raise IradError(f"{p} was written with a different configuration; use another --out or delete it")
+    return state
