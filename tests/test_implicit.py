@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import irad
 from irad.defenses import create_defense
 from irad.models.implicit import EDSREncoder, ImplicitConfig, ImplicitResampler, MLP, make_cell, make_coord, query_local
+from irad.models.implicit.query import query_grid
 from irad.models.implicit.reference import query_reference
 
 TINY = ImplicitConfig(n_resblocks=1, n_feats=8, hidden=[32, 32], samplenet_hidden=[16, 16])
@@ -38,6 +39,15 @@ def test_fast_query_equals_the_released_algorithm(where):
     fast = query_local(feat, coord, cell, mlp)
     ref = query_reference(feat, coord.clone(), cell.clone(), mlp)
     assert torch.allclose(fast, ref, atol=1e-12)
+
+
+def test_grid_query_matches_the_full_ensemble():
+    torch.manual_seed(0)
+    feat = torch.randn(3, 8, 6, 5, dtype=torch.float64)
+    mlp = MLP(8 * 9 + 4, 2, [16, 16]).double()
+    coord = make_coord(6, 5, dtype=torch.float64).view(1, -1, 2).expand(3, -1, -1)
+    full = query_reference(feat, coord.clone(), make_cell(6, 5, dtype=torch.float64).expand(3, 30, 2).clone(), mlp)
+    assert torch.allclose(query_grid(feat, mlp), full, atol=1e-8)
 
 
 def test_identity_trained_model_reproduces_the_image_at_the_pixel_grid(samples):

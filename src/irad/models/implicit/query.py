@@ -9,6 +9,8 @@ of the diagonally opposite rectangle.
 Speed: the MLP's first layer is linear in the unfolded feature, so its feature part is one 3x3 convolution of F
 computed once per feature cell and gathered per query, instead of a 580-wide matmul per query and neighbour.
 The result equals the released algorithm (kept in :mod:`irad.models.implicit.reference`) to float rounding.
+At the pixel grid itself (:func:`query_grid`) an interior pixel's own cell carries all but ~1e-9 of the weight,
+so only the last row and column need the four-neighbour ensemble.
 """
 
 from __future__ import annotations
@@ -83,3 +85,26 @@ def query_local(feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor, mlp
     total = areas[0] + areas[1] + areas[2] + areas[3]
     # each prediction is weighted by the area of the diagonally opposite rectangle
     return sum(p * (a / total).unsqueeze(-1) for p, a in zip(preds, reversed(areas)))
+
+
+def query_grid(feat: torch.Tensor, mlp: MLP, projected: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`query_local` at the pixel-centre grid of ``feat`` (cell = one pixel): ``(N, h*w, out_dim)``.
+
+    Interior pixels take their own cell's prediction (the three other ensemble weights are below 1e-9 of it);
+    the last row and column, where the clamped ensemble averages neighbours, are queried in full.
+    """
+    n, c, h, w = feat.shape
+    if projected is None:
+        projected = feature_projection(feat, mlp)
+    cell = make_cell(h, w, feat.device, feat.dtype)
+    w1 = mlp.first.weight
+    size = torch.tensor([h, w], device=feat.device, dtype=feat.dtype)
+    bias = F.linear(cell * size, w1[:, 9 * c + 2: 9 * c + 4], mlp.first.bias)  # rel_coord = 0 at the own cell
+    out = mlp.after_first(projected.flatten(2).transpose(1, 2) + bias).view(n, h, w, -1)
+    edge = make_coord(h, w, feat.device, feat.dtype)
+    edge_coord = torch.cat([edge[-1, :], edge[:-1, -1]]).unsqueeze(0).expand(n, -1, -1)
+    edge_out = query_local(feat, edge_coord, cell, mlp, projected)
+    out = out.clone()
+    out[:, -1, :] = edge_out[:, :w]
+    out[:, :-1, -1] = edge_out[:, w:]
+    return out.view(n, h * w, -1)

@@ -17,7 +17,7 @@ from torch import nn
 from irad.errors import IradError
 from irad.models.implicit.edsr import EDSREncoder
 from irad.models.implicit.mlp import MLP
-from irad.models.implicit.query import feature_projection, make_cell, make_coord, query_local
+from irad.models.implicit.query import feature_projection, make_cell, make_coord, query_grid, query_local
 from irad.utils.checkpoint import load_module_weights, read_weights, save_safetensors
 
 
@@ -55,18 +55,12 @@ class ImplicitResampler(nn.Module):
         """F: ``(N, 3, H, W)`` in [0, 1] -> ``(N, n_feats, H, W)``."""
         return self.encoder((x - 0.5) / 0.5)
 
-    def grid(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixel-grid coordinates ``(1, H*W, 2)`` and the cell ``(2,)`` for images like ``x``."""
-        h, w = x.shape[-2:]
-        return make_coord(h, w, x.device, x.dtype).view(1, -1, 2), make_cell(h, w, x.device, x.dtype)
-
     def samplenet_offsets(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
         """SampleNet's offsets ``(N, H*W, 2)`` in [-1, 1] coordinate units (one pixel = 2/H)."""
         if self.samplenet is None:
             raise IradError("this implicit representation has no SampleNet (train one with `irad train samplenet`)")
         sn_feat = feat if self.samplenet_encoder is None else self.samplenet_encoder(x)
-        coord, cell = self.grid(x)
-        return query_local(sn_feat, coord.expand(x.shape[0], -1, -1), cell, self.samplenet)
+        return query_grid(sn_feat, self.samplenet)
 
     def render(self, feat: torch.Tensor, offsets: torch.Tensor | None = None,
                size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -74,11 +68,15 @@ class ImplicitResampler(nn.Module):
         (``(N or 1, H*W, 2)`` coordinate units) -> ``(N, 3, H, W)``, unclamped."""
         n = feat.shape[0]
         h, w = size or feat.shape[-2:]
-        coord = make_coord(h, w, feat.device, feat.dtype).view(1, -1, 2)
-        if offsets is not None:
-            coord = coord + offsets
-        rgb = query_local(feat, coord.expand(n, -1, -1), make_cell(h, w, feat.device, feat.dtype), self.decoder,
-                          feature_projection(feat, self.decoder))
+        projected = feature_projection(feat, self.decoder)
+        if offsets is None and (h, w) == tuple(feat.shape[-2:]):
+            rgb = query_grid(feat, self.decoder, projected)
+        else:
+            coord = make_coord(h, w, feat.device, feat.dtype).view(1, -1, 2)
+            if offsets is not None:
+                coord = coord + offsets
+            rgb = query_local(feat, coord.expand(n, -1, -1), make_cell(h, w, feat.device, feat.dtype), self.decoder,
+                              projected)
         return (rgb * 0.5 + 0.5).view(n, h, w, 3).permute(0, 3, 1, 2)
 
     def forward(self, x: torch.Tensor, use_samplenet: bool = True) -> torch.Tensor:

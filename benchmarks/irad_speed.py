@@ -1,0 +1,81 @@
+"""IRAD purification throughput: irad's implementation vs a straightforward reimplementation of the released
+forward pass (encoder run twice, four full MLP passes per query for SampleNet and for the decoder), same weights.
+
+    python benchmarks/irad_speed.py [--weights DIR] [--repeats 3]
+
+Writes benchmarks/results/irad_speed.json (rendered into BENCHMARKS.md by benchmarks/run.py). Without --weights
+it uses randomly initialised paper-size weights (16 blocks, 64 features, MLPs 256x4): speed does not depend on
+the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from irad.defenses.implicit import ImplicitResampling  # noqa: E402
+from irad.models.implicit import ImplicitConfig, ImplicitResampler, make_cell, make_coord  # noqa: E402
+from irad.models.implicit.reference import query_reference  # noqa: E402
+
+
+def released_forward(model: ImplicitResampler, x: torch.Tensor) -> torch.Tensor:
+    """The released IRAD test-time forward, step by step."""
+    b, _, h, w = x.shape
+    coord = make_coord(h, w).view(1, -1, 2).repeat(b, 1, 1)
+    cell = make_cell(h, w).view(1, 1, 2).repeat(b, h * w, 1)
+    sn_in = x if model.samplenet_encoder is not None else (x - 0.5) / 0.5
+    sn_encoder = model.samplenet_encoder or model.encoder
+    offset = query_reference(sn_encoder(sn_in), coord.clone(), cell.clone(), model.samplenet)
+    out = query_reference(model.encoder((x - 0.5) / 0.5), coord + offset, cell.clone(), model.decoder)
+    return (out * 0.5 + 0.5).clamp(0, 1).view(b, w, h, 3).permute(0, 3, 1, 2)
+
+
+def timed(fn, x: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
+    with torch.inference_mode():
+        out = fn(x)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = fn(x)
+            best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default=None, help="an irad IRAD weights directory (default: random paper-size)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 128])
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    model = ImplicitResampler.load(args.weights) if args.weights else ImplicitResampler(ImplicitConfig())
+    defense = ImplicitResampling(model.eval(), "samplenet")
+    rows = []
+    for b in args.batch:
+        x = torch.rand(b, 3, 32, 32)
+        t_ref, y_ref = timed(lambda v: released_forward(model, v), x, args.repeats)
+        t_ours, y_ours = timed(defense, x, args.repeats)
+        rows.append({"batch": b, "released_ms_per_image": 1000 * t_ref / b, "irad_ms_per_image": 1000 * t_ours / b,
+                     "speedup": t_ref / t_ours, "max_abs_diff": (y_ref - y_ours).abs().max().item()})
+        print(rows[-1], flush=True)
+    env = {"torch": torch.__version__, "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "device": "cpu"}
+    out = ROOT / "benchmarks" / "results" / "irad_speed.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"weights": args.weights or "random paper-size (16x64 EDSR, 256x4 MLPs)",
+                               "environment": env, "rows": rows}, indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
