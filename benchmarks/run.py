@@ -101,7 +101,24 @@ def render() -> str:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
         if sec.get("comment"):
             parts += [sec["comment"], ""]
+    parts += render_speed()
     return "\n".join(parts)
+
+
+def render_speed() -> list[str]:
+    path = RESULTS / "irad_speed.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    env = data["environment"]
+    lines = ["## IRAD purification speed vs the released forward pass", "",
+             "```", "python benchmarks/irad_speed.py", "```", "",
+             f"Weights: {data['weights']}. Input 32x32. Machine: {env['processor']}, {env['cpu_count']} CPUs, "
+             f"{env['torch_threads']} torch threads, {env['device']}; torch {env['torch']}. Best of repeated runs.", "",
+             "| batch | released ms/img | irad ms/img | speedup | max abs diff |", "|---|---|---|---|---|"]
+    lines += [f"| {r['batch']} | {r['released_ms_per_image']:.2f} | {r['irad_ms_per_image']:.2f} | "
+              f"{r['speedup']:.2f}x | {r['max_abs_diff']:.1e} |" for r in data["rows"]]
+    return lines + [""]
 
 
 def main() -> None:

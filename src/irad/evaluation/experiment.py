@@ -10,7 +10,7 @@ import torch
 from irad.data import NUM_CLASSES, load_dataset, load_foolbox_samples, stratified_subset
 from irad.defenses import create_defense
 from irad.errors import IradError
-from irad.evaluation.results import ResultRow, environment, format_table, load_results, write_results
+from irad.evaluation.results import ResultRow, environment, load_results, write_results
 from irad.evaluation.runner import evaluate
 from irad.models import create_classifier
 from irad.utils import distributed as D
@@ -84,9 +84,4 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     return rows
 
 
-def print_table(rows: list[ResultRow]) -> None:
-    if D.is_main():
-        print(format_table(rows), flush=True)
-
-
-__all__ = ["EvalConfig", "load_eval_data", "print_table", "run_eval"]
+__all__ = ["EvalConfig", "load_eval_data", "run_eval"]

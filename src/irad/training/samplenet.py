@@ -13,7 +13,6 @@ from torch import nn
 from irad.errors import IradError
 from irad.models import create_classifier
 from irad.models.implicit import ImplicitConfig, ImplicitResampler
-from irad.models.implicit.mlp import MLP
 from irad.training.implicit import _jsonable
 from irad.training.loop import fit
 from irad.training.pairs import load_pairs, pairs_source
