@@ -39,6 +39,7 @@ class ClassifierTrainConfig:
     seed: int = 0
     train_limit: int | None = None  # a stratified subset of N training images (smoke tests)
     test_limit: int | None = None
+    init: str | None = None  # start from these weights (fine-tuning)
 
 
 PRESETS: dict[str, dict] = {
@@ -73,7 +74,7 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
     xtr, ytr = load_into_memory(train, progress and D.is_main(), "decoding train set")
     xte, yte = load_into_memory(test, progress and D.is_main(), "decoding test set")
 
-    classifier = create_classifier(cfg.arch, num_classes=num_classes)
+    classifier = create_classifier(cfg.arch, cfg.init, num_classes=num_classes)
     classifier = classifier.to(device).to(memory_format=torch.channels_last)
     model: nn.Module = classifier
     if D.is_distributed():

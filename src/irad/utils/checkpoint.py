@@ -77,6 +77,14 @@ def load_module_weights(module: nn.Module, source: str | os.PathLike | Mapping[s
     return module
 
 
+def _publish(tmp: str, final: Path) -> None:
+    """Rename ``tmp`` over ``final`` with the permissions a plain ``open`` would have given (mkstemp uses 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, final)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
     p = Path(path)
@@ -85,7 +93,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -103,7 +111,7 @@ def save_safetensors(path: str | os.PathLike, state: Mapping[str, torch.Tensor],
     os.close(fd)
     try:
         save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, tmp, metadata=metadata)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
