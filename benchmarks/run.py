@@ -34,6 +34,9 @@ SECTIONS: dict[str, dict] = {
                  "--defense", "resample:recon=nearest,sampler=si,shift=1.5",
                  "--defense", "resample:recon=nearest,sampler=sv,shift=1.5",
                  "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500"],
+        "comment": "As in the paper's Table 1 (WRN-28-10, AutoAttack, lossless CIFAR-10): without a defense RA is 0%; "
+                   "bilinear SI(1.5) raises RA well above it at a cost in SA; nearest SI only moves pixels by whole "
+                   "steps and leaves the attack intact; SV costs most of the SA.",
     },
     "baselines": {
         "title": "Classic baselines (IRAD paper Table 2 rows), oblivious",
@@ -54,6 +57,12 @@ SECTIONS: dict[str, dict] = {
                  "--defense", "none", "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
                  "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5", "--defense", "jpeg:quality=75",
                  "--attack", "pgd", "--eps", "8/255", "--n", "200"],
+        "comment": "The three scenarios make three different claims. BPDA's identity backward pass is a poor surrogate "
+                   "for a 1.5-pixel shift (the gradient is spatially misaligned), so BPDA PGD is weaker than even the "
+                   "oblivious attack on bilinear SI; the attack through the true gradient (adaptive) takes it to 0%. "
+                   "JPEG is not differentiable: its forward passes the gradient straight through, so its adaptive "
+                   "row is a BPDA attack too (flagged in the row's notes). A defense whose BPDA RA exceeds its "
+                   "oblivious RA is a warning sign that the audit (issue 8) will check automatically.",
     },
 }
 
