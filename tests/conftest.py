@@ -53,3 +53,17 @@ def samples() -> tuple[torch.Tensor, torch.Tensor]:
     from irad.data import load_foolbox_samples
 
     return tuple(load_foolbox_samples("cifar10").tensors)
+
+
+NEEDS_WEIGHTS = ("irad", "disco", "implicit")  # default to built-in IRAD weights, which ship once trained
+
+
+@pytest.fixture(scope="session")
+def tiny_implicit_dir(tmp_path_factory) -> Path:
+    """A randomly initialised tiny IRAD model (implicit representation + SampleNet) in irad's format."""
+    from irad.models.implicit import ImplicitConfig, ImplicitResampler
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("implicit") / "tiny"
+    ImplicitResampler(ImplicitConfig(n_resblocks=1, n_feats=8, hidden=[32, 32], samplenet_hidden=[16, 16])).save(path)
+    return path

@@ -15,20 +15,29 @@ from irad.errors import IradError
 ALL = [info.name for info in list_defenses()]
 
 
+@pytest.fixture
+def build(tiny_implicit_dir):
+    """Each registered defense with its defaults (the IRAD family on a tiny random model)."""
+    from conftest import NEEDS_WEIGHTS
+
+    return lambda name: create_defense(name, weights=str(tiny_implicit_dir)) if name in NEEDS_WEIGHTS else create_defense(name)
+
+
 @pytest.mark.parametrize("name", ALL)
-def test_contract_shape_range_dtype(name, samples):
+def test_contract_shape_range_dtype(name, samples, build):
     x = samples[0][:4]
-    d = create_defense(name)
-    y = d(x)
+    d = build(name)
+    with torch.no_grad():
+        y = d(x)
     assert y.shape == x.shape and y.dtype == x.dtype
     assert float(y.min()) >= 0 and float(y.max()) <= 1
     assert isinstance(d.differentiable, bool) and isinstance(d.randomized, bool)
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_determinism_matches_the_randomized_flag(name, samples):
+def test_determinism_matches_the_randomized_flag(name, samples, build):
     x = samples[0][:4]
-    d = create_defense(name)
+    d = build(name)
     same = torch.equal(d(x), d(x))
     assert same != d.randomized
 

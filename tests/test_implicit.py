@@ -15,14 +15,10 @@ from irad.models.implicit import EDSREncoder, ImplicitConfig, ImplicitResampler,
 from irad.models.implicit.query import query_grid
 from irad.models.implicit.reference import query_reference
 
-TINY = ImplicitConfig(n_resblocks=1, n_feats=8, hidden=[32, 32], samplenet_hidden=[16, 16])
-
 
 @pytest.fixture
-def tiny_dir(tmp_path):
-    torch.manual_seed(0)
-    ImplicitResampler(TINY).save(tmp_path / "tiny")
-    return tmp_path / "tiny"
+def tiny_dir(tiny_implicit_dir):
+    return tiny_implicit_dir
 
 
 @pytest.mark.parametrize("where", ["grid", "random", "outside"])
