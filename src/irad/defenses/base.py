@@ -91,6 +91,7 @@ class Chain(Defense):
         self.randomized = any(getattr(d, "randomized", False) for d in defenses)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
+        # the chain's input is validated once; each member's output is already a valid image
         for d in self.defenses:
-            x = d(x)
+            x = d.transform(x).clamp(0, 1) if isinstance(d, Defense) else d(x)
         return x

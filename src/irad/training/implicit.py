@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from irad.models.implicit import ImplicitConfig, ImplicitResampler
 from irad.training.loop import fit
+from irad.training.state import config_dict
 from irad.training.pairs import load_pairs
 from irad.training.tasks import TASKS, degrade, dihedral
 
@@ -55,12 +56,7 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
         pred = model.render(model.features(inp), size=c.shape[-2:])
         return F.l1_loss(pred, c), {}
 
-    history = fit(model, list(model.parameters()), step, len(clean), _jsonable(cfg), out, epochs=cfg.epochs,
+    history = fit(model, list(model.parameters()), step, len(clean), config_dict(cfg), out, epochs=cfg.epochs,
                   batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
                   save=lambda: model.save(out), progress=progress)
     return {"epochs": len(history), "loss": history[-1]["loss"] if history else None, "out": str(out)}
-
-
-def _jsonable(cfg) -> dict:
-    d = asdict(cfg)
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}

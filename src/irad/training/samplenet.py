@@ -13,8 +13,8 @@ from torch import nn
 from irad.errors import IradError
 from irad.models import create_classifier
 from irad.models.implicit import ImplicitConfig, ImplicitResampler
-from irad.training.implicit import _jsonable
 from irad.training.loop import fit
+from irad.training.state import config_dict
 from irad.training.pairs import load_pairs, pairs_source
 from irad.training.tasks import dihedral
 
@@ -83,7 +83,7 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
         shift_px = offsets.detach().abs().mean().item() * x.shape[-1] / 2
         return loss, {"acc_clean": correct[:n].mean().item(), "acc_adv": correct[n:].mean().item(), "mean_shift_px": shift_px}
 
-    history = fit(model, list(model.samplenet.parameters()), step, len(clean), _jsonable(cfg), out,
+    history = fit(model, list(model.samplenet.parameters()), step, len(clean), config_dict(cfg), out,
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
                   save=lambda: model.save(out), progress=progress)
     return {"epochs": len(history), "last": history[-1] if history else None, "out": str(out)}

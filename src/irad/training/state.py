@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -30,3 +31,8 @@ def load_state(path: str | os.PathLike, config: dict) -> dict | None:
     if state.get("config") != config:
         raise IradError(f"{p} was written with a different configuration; use another --out or delete it")
     return state
+
+
+def config_dict(cfg: object) -> dict:
+    """A dataclass config as the JSON-comparable dict stored with the state (tuples become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
