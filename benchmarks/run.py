@@ -4,8 +4,9 @@
     python benchmarks/run.py --only table1   # one section
     python benchmarks/run.py --render        # only rewrite BENCHMARKS.md from benchmarks/results/*.json
 
-Each section is one `irad eval` command; its JSON lands in benchmarks/results/<section>.json and its table,
-command, data, threat model and machine go into BENCHMARKS.md.
+Each section is one `irad eval` command per scenario (after its `prepare` commands, e.g. training the models it
+compares; every command resumes); its JSON lands in benchmarks/results/<section>.json and its table, command, data,
+threat model and machine go into BENCHMARKS.md. The `cost` and `speed` sections are timing scripts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = "../shared"
 RESNET56 = f"{SHARED}/models/cifar10-resnet-idelbayev/resnet56-4bfd9763.th"
+WORK = "benchmarks/work"  # models the benchmarks train for themselves (git-ignored)
+TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
+VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
 
 SECTIONS: dict[str, dict] = {
     "table1": {
@@ -64,6 +68,47 @@ SECTIONS: dict[str, dict] = {
                    "row is a BPDA attack too (flagged in the row's notes). A defense whose BPDA RA exceeds its "
                    "oblivious RA is a warning sign that the audit (issue 8) will check automatically.",
     },
+    "irad": {
+        "title": "IRAD, DISCO and their ablations, oblivious (IRAD paper Tables 2, 7, 8, 15)",
+        "what": "CIFAR-10 (JPEG-75) test, n=1000 (stratified: the first 100 test images of each class), victim ResNet-56 "
+                "(third-party weights from ../shared/models; the IRAD models were trained on pairs crafted on the "
+                "package's ResNet-20, so source and victim differ), Linf eps 8/255, oblivious scenario: PGD-10 (step "
+                "2/255) and standard AutoAttack, crafted once on the victim and shared by every row. `irad` and `disco` are "
+                "the package's built-in CPU-preset weights (implicit representation trained on PGD denoising). The "
+                "`disco:weights=benchmarks/work/implicit-<task>` rows are the other Table-7 training tasks, trained "
+                "with the same CPU preset on the same pairs and queried DISCO-style at the pixel grid, so they compare "
+                "with the `disco` row.",
+        "prepare": [
+            ["irad", "make-pairs", "--preset", "cpu", "--data-root", f"{SHARED}/data", "--out", f"{WORK}/pairs-cpu"],
+            *[["irad", "train", "implicit", "--preset", "cpu", "--pairs", f"{WORK}/pairs-cpu", "--task", t,
+               "--out", f"{WORK}/implicit-{t}"] for t in TASKS],
+        ],
+        "args": [*VICTIM,
+                 "--defense", "none",
+                 "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5",
+                 "--defense", "disco", "--defense", "irad",
+                 "--defense", "implicit:sampler=si,shift=1.5", "--defense", "implicit:sampler=sv,shift=1.5",
+                 "--defense", "irad:recon=bilinear", "--defense", "irad:recon=nearest",
+                 *[a for t in TASKS for a in ("--defense", f"disco:weights={WORK}/implicit-{t}")],
+                 "--attack", "pgd", "--attack", "autoattack", "--scenario", "oblivious", "--eps", "8/255",
+                 "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
+    },
+    "irad-scenarios": {
+        "title": "IRAD and DISCO under the three threat scenarios",
+        "what": "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim ResNet-56 (../shared/models), PGD-10 Linf 8/255 "
+                "step 2/255; built-in CPU-preset weights. bpda: the defense's backward pass is the identity; adaptive: "
+                "end to end through the defense's own gradient (both defenses are deterministic, so no EOT).",
+        "runs": [["--scenario", "oblivious"], ["--scenario", "bpda"], ["--scenario", "adaptive"]],
+        "args": [*VICTIM, "--defense", "none", "--defense", "disco", "--defense", "irad",
+                 "--attack", "pgd", "--eps", "8/255", "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
+    },
+}
+
+# Timing sections: a script each, with its own renderer below.
+SCRIPTS: dict[str, list[str]] = {
+    "cost": [sys.executable, "benchmarks/defense_cost.py"],
+    "speed": [sys.executable, "benchmarks/irad_speed.py"],
 }
 
 
@@ -77,6 +122,13 @@ def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
 
 
 def run_section(name: str) -> None:
+    if name in SCRIPTS:
+        print("$", shlex.join(SCRIPTS[name]), flush=True)
+        subprocess.run(SCRIPTS[name], cwd=ROOT, check=True)
+        return
+    for cmd in SECTIONS[name].get("prepare", []):
+        print("$", shlex.join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
     for path, cmd in _runs(name, SECTIONS[name]):
         print("$", shlex.join(cmd), flush=True)
         subprocess.run(cmd, cwd=ROOT, check=True)
@@ -96,6 +148,8 @@ def render() -> str:
         if not runs:
             continue
         parts += [f"## {sec['title']}", "", sec["what"], ""]
+        if sec.get("prepare"):
+            parts += ["Prepared with:", "", "```", *[shlex.join(c) for c in sec["prepare"]], "```", ""]
         for path, cmd in runs:
             data = json.loads(path.read_text())
             env = data["environment"]
@@ -110,8 +164,29 @@ def render() -> str:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
         if sec.get("comment"):
             parts += [sec["comment"], ""]
-    parts += render_speed()
+    parts += render_cost() + render_speed()
     return "\n".join(parts)
+
+
+def _machine(env: dict) -> str:
+    return (f"{env['processor']}, {env['cpu_count']} CPUs, {env['torch_threads']} torch threads, {env['device']}"
+            f"{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env['torch']}")
+
+
+def render_cost() -> list[str]:
+    path = RESULTS / "defense_cost.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    batches = data["batches"]
+    lines = ["## Defense cost per image", "", "```", shlex.join(["python", *SCRIPTS["cost"][1:]]), "```", "",
+             f"Forward pass of the defense only, on CIFAR-10 (JPEG-75) test images (32x32), best of {data['repeats']} "
+             f"runs. Machine: {_machine(data['environment'])}.", "",
+             "| defense | " + " | ".join(f"ms/img, batch {b}" for b in batches) + " |",
+             "|---|" + "---|" * len(batches)]
+    lines += [f"| {r['defense']} | " + " | ".join(f"{r[f'ms_per_image_batch{b}']:.3f}" for b in batches) + " |"
+              for r in data["rows"]]
+    return lines + [""]
 
 
 def render_speed() -> list[str]:
@@ -122,8 +197,7 @@ def render_speed() -> list[str]:
     env = data["environment"]
     lines = ["## IRAD purification speed vs the released forward pass", "",
              "```", "python benchmarks/irad_speed.py", "```", "",
-             f"Weights: {data['weights']}. Input 32x32. Machine: {env['processor']}, {env['cpu_count']} CPUs, "
-             f"{env['torch_threads']} torch threads, {env['device']}; torch {env['torch']}. Best of repeated runs.", "",
+             f"Weights: {data['weights']}. Input 32x32. Machine: {_machine(env)}. Best of repeated runs.", "",
              "| batch | released ms/img | irad ms/img | speedup | max abs diff |", "|---|---|---|---|---|"]
     lines += [f"| {r['batch']} | {r['released_ms_per_image']:.2f} | {r['irad_ms_per_image']:.2f} | "
               f"{r['speedup']:.2f}x | {r['max_abs_diff']:.1e} |" for r in data["rows"]]
@@ -132,11 +206,11 @@ def render_speed() -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", action="append", choices=sorted(SECTIONS))
+    ap.add_argument("--only", action="append", choices=sorted([*SECTIONS, *SCRIPTS]))
     ap.add_argument("--render", action="store_true", help="only rewrite BENCHMARKS.md")
     args = ap.parse_args()
     if not args.render:
-        for name in args.only or SECTIONS:
+        for name in args.only or [*SECTIONS, *SCRIPTS]:
             run_section(name)
     (ROOT / "BENCHMARKS.md").write_text(render())
     print("wrote BENCHMARKS.md")

@@ -42,6 +42,34 @@ def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsy
     assert len(json.loads(out.read_text())["results"]) == 6
 
 
+def test_eval_attaches_the_victim_to_rcam_and_votes_and_reports_destruction(tmp_path, shared_models):
+    out = tmp_path / "r.json"
+    spec = "pixel-deflection:deflections=30,window=2"
+    assert main([*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
+                 "--defense", "none", "--defense", spec.replace(":", ":rcam=true,"), "--defense", f"ens-3({spec})",
+                 "--attack", "fgsm", "--out", str(out)]) == 0
+    rows = {r["defense"]: r for r in json.loads(out.read_text())["results"]}
+    assert len(rows) == 3 and rows["none"]["destruction_rate"] == 0.0  # nothing fixes what it does not touch
+    assert all(0 <= r["destruction_rate"] <= 100 for r in rows.values())
+
+
+def test_adv_cache_reuses_oblivious_examples(tmp_path, shared_models, monkeypatch, capsys):
+    base = [*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
+            "--attack", "bim:steps=3", "--adv-cache", str(tmp_path / "adv"), "--batch-size", "4"]
+    assert main([*base, "--defense", "none", "--out", str(tmp_path / "a.json")]) == 0
+    assert len(list((tmp_path / "adv").glob("*batch*.safetensors"))) == 3  # 10 images in batches of 4
+
+    import irad.evaluation.runner as runner
+
+    monkeypatch.setattr(runner, "create_attack", lambda *a, **k: pytest.fail("cached batches must not be re-attacked"))
+    assert main([*base, "--defense", "none", "--defense", "median", "--out", str(tmp_path / "b.json")]) == 0
+    first = json.loads((tmp_path / "a.json").read_text())["results"][0]
+    second = {r["defense"]: r for r in json.loads((tmp_path / "b.json").read_text())["results"]}
+    assert second["none"]["ra"] == first["ra"] and second["median"]["n"] == 10
+    assert main([*EVAL, "--weights", "none", "--attack", "bim:steps=3", "--adv-cache", str(tmp_path / "adv")]) == 2
+    assert "belongs to another setup" in capsys.readouterr().err
+
+
 def test_eval_refuses_to_mix_setups_in_one_file(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main([*EVAL, "--weights", "none", "--attack", "fgsm", "--out", str(out)]) == 0

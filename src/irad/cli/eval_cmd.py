@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume)")
+    p.add_argument("--adv-cache", default=None, metavar="DIR",
+                   help="oblivious scenario: store adversarial examples per batch in DIR and reuse them in later runs "
+                        "(adding a defense, resuming an interrupted attack)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
@@ -36,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, classifier=args.classifier,
         weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
-        seed=args.seed, eot_samples=args.eot_samples, out=args.out,
+        seed=args.seed, eot_samples=args.eot_samples, out=args.out, adv_cache=args.adv_cache,
     )
     try:
         rows = run_eval(cfg, progress=not args.no_progress)

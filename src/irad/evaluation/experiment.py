@@ -9,7 +9,9 @@ import torch
 
 from irad.data import NUM_CLASSES, load_dataset, load_foolbox_samples, stratified_subset
 from irad.defenses import create_defense
+from irad.defenses.deflection import attach_classifier
 from irad.errors import IradError
+from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, environment, load_results, write_results
 from irad.evaluation.runner import evaluate
 from irad.models import create_classifier
@@ -37,6 +39,7 @@ class EvalConfig:
     seed: int = 0
     eot_samples: int = 10
     out: str | None = None
+    adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
 
 
 def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None):
@@ -59,7 +62,9 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
     classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
-    config = {k: v for k, v in asdict(cfg).items() if k != "out"}
+    for d in defenses.values():
+        attach_classifier(d, classifier)  # R-CAM guided deflection reads the victim's activation maps
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "adv_cache")}
     env = environment(device)
     rows: list[ResultRow] = []
     if cfg.out and Path(cfg.out).exists():
@@ -75,9 +80,12 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         if cfg.out and D.is_main():
             write_results(cfg.out, config, env, rows)
 
+    cache = None
+    if cfg.adv_cache:
+        cache = AdvCache(cfg.adv_cache, {k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "eps", "batch_size")})
     try:
         evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, cfg.eps, cfg.batch_size, cfg.seed,
-                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress)
+                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress, adv_cache=cache)
     finally:
         if cfg.out and D.is_main() and rows:
             write_results(cfg.out, config, env, rows)

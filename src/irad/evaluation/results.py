@@ -31,6 +31,7 @@ class ResultRow:
     ra: float
     avg: float
     defense_ms_per_image: float
+    destruction_rate: float | None = None  # % of the examples that fool the bare classifier which the defense fixes
     eot_samples: int = 1
     notes: list[str] = field(default_factory=list)
 
@@ -95,10 +96,10 @@ def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[R
 
 def format_table(rows: list[ResultRow]) -> str:
     """Plain-text table: one line per row with SA, RA, Avg (percent) and defense ms/img."""
-    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "ms/img"]
+    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "DR", "ms/img"]
     body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
              f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", f"{r.ra:.2f}", f"{r.avg:.2f}",
-             f"{r.defense_ms_per_image:.3f}"] for r in rows]
+             _dr_text(r), f"{r.defense_ms_per_image:.3f}"] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
@@ -107,12 +108,16 @@ def format_table(rows: list[ResultRow]) -> str:
 
 def format_markdown(rows: list[ResultRow]) -> str:
     """The same table in Markdown, for BENCHMARKS.md."""
-    out = ["| defense | attack | scenario | eps | n | SA | RA | Avg | ms/img |", "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| defense | attack | scenario | eps | n | SA | RA | Avg | DR | ms/img |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         att = r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else "")
         out.append(f"| `{r.defense}` | {att} | {r.scenario} | {r.norm} {_eps_text(r.eps, r.norm)} | {r.n} | "
-                   f"{r.sa:.2f} | {r.ra:.2f} | {r.avg:.2f} | {r.defense_ms_per_image:.3f} |")
+                   f"{r.sa:.2f} | {r.ra:.2f} | {r.avg:.2f} | {_dr_text(r)} | {r.defense_ms_per_image:.3f} |")
     return "\n".join(out)
+
+
+def _dr_text(row: ResultRow) -> str:
+    return "-" if row.destruction_rate is None else f"{row.destruction_rate:.2f}"
 
 
 def _eps_text(eps: float, norm: str) -> str:

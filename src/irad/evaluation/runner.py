@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
+from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
 from irad.errors import IradError
@@ -22,7 +23,7 @@ class _Tally:
     """Per-defense counters summed over batches (and ranks)."""
 
     def __init__(self) -> None:
-        self.clean = self.adv = self.n = 0
+        self.clean = self.adv = self.n = self.fooled = self.fixed = 0
         self.seconds = 0.0
         self.flags: list[str] = []
 
@@ -33,13 +34,21 @@ def _sync(device: torch.device) -> None:
 
 
 def _predict(classifier: nn.Module, defense: nn.Module, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
+    """Predicted labels through ``defense``; a defense with its own ``predict`` (a majority vote) decides itself,
+    and its timed cost then includes the classifier passes it makes."""
     with torch.no_grad():
-        t0 = time.perf_counter()
-        purified = defense(x)
-        _sync(x.device)
+        if hasattr(defense, "predict"):
+            t0 = time.perf_counter()
+            pred = defense.predict(classifier, x)
+            _sync(x.device)
+        else:
+            t0 = time.perf_counter()
+            purified = defense(x)
+            _sync(x.device)
+            pred = None
         if tally is not None:
             tally.seconds += time.perf_counter() - t0
-        return classifier(purified).argmax(1)
+        return classifier(purified).argmax(1) if pred is None else pred
 
 
 def _loader(data: Dataset, batch_size: int) -> DataLoader:
@@ -61,12 +70,14 @@ def evaluate(
     skip: Iterable[tuple] = (),
     on_row: Callable[[ResultRow], None] | None = None,
     progress: bool = True,
+    adv_cache: AdvCache | None = None,
 ) -> list[ResultRow]:
     """Evaluate every defense against every attack in ``scenario`` on ``data`` (``(image, label)`` pairs).
 
     ``defenses`` maps a display name (the spec) to a module; ``attacks`` are attack specs. Rows whose
     :func:`row_key` is in ``skip`` are not recomputed. ``on_row`` is called (on every rank) as each row
-    finishes. Oblivious adversarial examples are crafted once per attack and shared by all defenses.
+    finishes. Oblivious adversarial examples are crafted once per attack and shared by all defenses (and, with
+    ``adv_cache``, stored per batch and reused by later runs).
     """
     if scenario not in SCENARIOS:
         raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
@@ -85,15 +96,17 @@ def evaluate(
         groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
         for group in groups:
             tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
-                                 seed, eot_samples, clean_cache, progress)
+                                 seed, eot_samples, clean_cache, progress, adv_cache if scenario == "oblivious" else None)
             for name in group:
                 t = tallies[name]
-                clean, adv, count, seconds = D.all_reduce_sum([t.clean, t.adv, t.n, t.seconds])
+                clean, adv, count, seconds, fooled, fixed = D.all_reduce_sum(
+                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed])
                 sa, ra = 100.0 * clean / count, 100.0 * adv / count
                 row = ResultRow(
                     defense=name, attack=attack_spec, scenario=scenario, norm=norm, eps=eps, n=int(count),
                     sa=round(sa, 2), ra=round(ra, 2), avg=round((sa + ra) / 2, 2),
                     defense_ms_per_image=round(1000.0 * seconds / count, 4),
+                    destruction_rate=round(100.0 * fixed / fooled, 2) if fooled else None,
                     eot_samples=uses_eot(defenses[name], scenario, eot_samples),
                     notes=_notes(defenses[name], scenario, t),
                 )
@@ -111,29 +124,44 @@ def _notes(defense: nn.Module, scenario: str, tally: _Tally) -> list[str]:
 
 
 def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
-               clean_cache, progress) -> dict[str, _Tally]:
+               clean_cache, progress, adv_cache) -> dict[str, _Tally]:
     device = next(classifier.parameters()).device
     tallies = {name: _Tally() for name in group}
     need_clean = [name for name in group if name not in clean_cache]
-    target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
-    attack = create_attack(attack_spec, target, norm, eps)
+    attack = None  # built on the first batch that is not cached
     torch.manual_seed(seed + D.rank())
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
-    for x, y in bar:
+    flags: set[str] = set()
+    for b, (x, y) in enumerate(bar):
         x, y = x.to(device), y.to(device)
         for name in need_clean:
             t = tallies[name]
             t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
-        x_adv = attack(x, y)
+        cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
+        if cached is None:
+            if attack is None:
+                target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+                attack = create_attack(attack_spec, target, norm, eps)
+            x_adv = attack(x, y)
+            if adv_cache is not None:
+                adv_cache.save(attack_spec, b, x_adv, attack.flags)
+        else:
+            x_adv, batch_flags = cached
+            flags.update(batch_flags)
         check_budget(x, x_adv, norm, eps, attack_spec)
+        with torch.no_grad():
+            fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
         for name in group:
             t = tallies[name]
-            t.adv += (_predict(classifier, defenses[name], x_adv) == y).sum().item()
+            right = _predict(classifier, defenses[name], x_adv) == y
+            t.adv += right.sum().item()
+            t.fooled += fooled.sum().item()
+            t.fixed += (right & fooled).sum().item()
             t.n += len(y)
     for name in group:
         t = tallies[name]
-        t.flags = attack.flags
+        t.flags = sorted(flags | set(attack.flags if attack is not None else []))
         if name in clean_cache:
             t.clean, t.seconds = clean_cache[name].clean, clean_cache[name].seconds
         else:

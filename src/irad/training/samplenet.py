@@ -70,7 +70,7 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
     def step(idx: torch.Tensor, gen: torch.Generator):
         c = clean[idx].to(device).float() / 255
         a = adv[idx].to(device).float() / 255
-        c, a = dihedral(c, a, generator=gen)
+        c, a = dihedral(c, a, generator=gen, upright=True)  # the classifier is not rotation invariant
         x = torch.cat([c, a])
         y = labels[idx].to(device).repeat(2)
         with torch.no_grad():

@@ -34,9 +34,13 @@ def degrade(task: str, clean: torch.Tensor, adv: torch.Tensor, generator: torch.
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
 
 
-def dihedral(*images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
-    """The same random flip / transpose (one of 8 symmetries of the square) applied to every tensor of a batch."""
+def dihedral(*images: torch.Tensor, generator: torch.Generator | None = None,
+             upright: bool = False) -> tuple[torch.Tensor, ...]:
+    """The same random flip / transpose (one of 8 symmetries of the square) applied to every tensor of a batch;
+    ``upright``: horizontal flips only (what a classifier trained with flip augmentation is invariant to)."""
     hflip, vflip, transpose = (torch.rand(3, generator=generator) < 0.5).tolist()
+    if upright:
+        vflip = transpose = False
     out = []
     for x in images:
         if hflip:
