@@ -15,6 +15,8 @@ from irad.evaluation import EvalConfig, format_table, load_eval_data, run_eval
 
 DEMO_DEFENSES = [
     "none",
+    "irad",
+    "disco",
     "resample:recon=bilinear,sampler=si,shift=1.5",
     "resample:recon=bilinear,sampler=sv,shift=1.5",
     "resample:recon=nearest,sampler=si,shift=1.5",
@@ -56,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nCIFAR-10 ({'JPEG-75 ' if dataset == 'cifar10' else 'foolbox samples, '}n={rows[0].n}), classifier resnet20 "
           f"(irad-cifar10 weights), PGD-10 Linf 8/255, oblivious scenario:\n")
     print(format_table(rows))
+    print("\nirad and disco: the built-in CPU-preset weights, whose SampleNet was trained against this same ResNet-20 "
+          "(source = victim here); BENCHMARKS.md evaluates them on a different victim.")
     _grid(cfg, out / "grid.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'grid.png'}")
     return 0

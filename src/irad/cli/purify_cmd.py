@@ -7,7 +7,10 @@ import argparse
 import torch
 
 from irad.data import load_image, save_image
+from irad.cli.common import weights_arg
 from irad.defenses import create_defense
+from irad.defenses.deflection import attach_classifier
+from irad.models import create_classifier
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,11 +19,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output image; PNG keeps it lossless")
     p.add_argument("--defense", required=True, help="defense spec, e.g. resample:recon=bilinear,sampler=si,shift=1.5")
     p.add_argument("--seed", type=int, default=None, help="seed for randomized defenses")
+    p.add_argument("--classifier", default="resnet20",
+                   help="model for defenses that read one (R-CAM guided deflection; default: %(default)s)")
+    p.add_argument("--weights", default="irad-cifar10", help="its weights (default: %(default)s)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     defense = create_defense(args.defense).eval()
+    if any(hasattr(m, "set_classifier") for m in defense.modules()):
+        attach_classifier(defense, create_classifier(args.classifier, weights_arg(args.weights)).eval())
     x = load_image(args.input)
     if args.seed is not None:
         torch.manual_seed(args.seed)

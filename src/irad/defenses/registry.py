@@ -7,6 +7,7 @@ to the type of the parameter's default.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -48,7 +49,17 @@ def list_defenses() -> list[DefenseInfo]:
 
 
 def create_defense(spec: str = "none", **kwargs: object) -> nn.Module:
-    """Build a defense from a spec string (and, for a single defense, keyword arguments overriding the spec)."""
+    """Build a defense from a spec string (and, for a single defense, keyword arguments overriding the spec).
+
+    ``ens-N(SPEC)`` wraps SPEC in a majority vote over N randomized runs (:class:`~irad.defenses.vote.MajorityVote`).
+    """
+    vote = re.fullmatch(r"\s*ens-(\d+)\((.+)\)\s*", spec or "")
+    if vote:
+        from irad.defenses.vote import MajorityVote
+
+        module = MajorityVote(create_defense(vote.group(2), **kwargs), int(vote.group(1)))
+        module.spec = f"ens-{vote.group(1)}({module.defense.spec})"
+        return module
     parts = parse_spec(spec)
     if kwargs and len(parts) != 1:
         raise IradError("keyword arguments apply only to a single defense, not to a chain")

@@ -1,0 +1,126 @@
+"""Pixel deflection, R-CAM, wavelet denoising (scikit-image as the oracle) and the ens-N majority vote."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from skimage.restoration import denoise_wavelet
+from torch import nn
+
+from irad.defenses import create_defense
+from irad.defenses.deflection import deflect
+from irad.defenses.wavelet import wavelet_denoise
+from irad.errors import IradError
+from irad.models import create_classifier
+from irad.models.cam import robust_activation_map
+
+
+def _skimage(imgs: torch.Tensor, method="BayesShrink", mode="soft", wavelet="db1", ycbcr=True, sigma=None) -> np.ndarray:
+    return np.stack([np.clip(denoise_wavelet(im.permute(1, 2, 0).numpy(), method=method, mode=mode, wavelet=wavelet,
+                                             convert2ycbcr=ycbcr, sigma=sigma, channel_axis=-1, rescale_sigma=True), 0, 1)
+                     for im in imgs])
+
+
+@pytest.fixture(scope="module")
+def images(samples):
+    torch.manual_seed(0)
+    return {"natural": samples[0][:8].double(), "natural-float32": samples[0][8:16],
+            "random": torch.rand(4, 3, 32, 32, dtype=torch.float64), "odd-size": torch.rand(2, 3, 37, 29, dtype=torch.float64)}
+
+
+@pytest.mark.parametrize("kind", ["natural", "natural-float32", "random", "odd-size"])
+@pytest.mark.parametrize("ours, theirs", [
+    ({}, {}),  # the acceptance call: BayesShrink, soft, db1, YCbCr, sigma estimated
+    ({"method": "visu"}, {"method": "VisuShrink"}),
+    ({"mode": "hard"}, {"mode": "hard"}),
+    ({"wavelet": "db2"}, {"wavelet": "db2"}),
+    ({"ycbcr": False}, {"ycbcr": False}),
+    ({"sigma": 0.04}, {"sigma": 0.04}),
+])
+def test_wavelet_denoise_matches_skimage(kind, ours, theirs, images):
+    x = images[kind]
+    got = wavelet_denoise(x, **ours).clamp(0, 1).permute(0, 2, 3, 1).double().numpy()
+    ref = _skimage(x, **theirs)
+    assert np.abs(got - ref).mean() < 1e-4
+    assert np.abs(ref - x.permute(0, 2, 3, 1).numpy()).mean() > 1e-3  # the denoiser did change the images
+
+
+def test_wavelet_defense_defaults_are_the_skimage_call(samples):
+    x = samples[0][:4]
+    y = create_defense("wavelet")(x)
+    assert np.abs(y.permute(0, 2, 3, 1).numpy() - _skimage(x)).mean() < 1e-4
+
+
+def test_deflection_changes_at_most_k_positions(samples):
+    x = samples[0][:6]
+    g = torch.Generator().manual_seed(0)
+    y = deflect(x, 100, 3, generator=g)
+    assert int((y != x).any(1).flatten(1).sum(1).max()) <= 100
+    z = deflect(x, 100, 3, per_channel=True, generator=g)
+    assert int((z != x).flatten(1).sum(1).max()) <= 300
+    assert int((z != x).any(1).flatten(1).sum(1).max()) > 100  # per-channel picks its pixels per channel
+
+
+def test_one_deflection_copies_a_pixel_from_its_window():
+    torch.manual_seed(1)
+    x = torch.rand(400, 3, 12, 12, dtype=torch.float64)  # distinct values: a copy identifies its source
+    y = deflect(x, 1, 2, generator=torch.Generator().manual_seed(0))
+    seen = set()
+    for img, out in zip(x, y):
+        diff = (out != img).any(0).nonzero()
+        assert len(diff) <= 1
+        if len(diff):
+            r, c = diff[0].tolist()
+            src = ((img == out[:, r, c, None, None]).all(0)).nonzero()[0].tolist()
+            dr, dc = src[0] - r, src[1] - c
+            assert max(abs(dr), abs(dc)) <= 2
+            seen.add((dr, dc))
+    assert len(seen) >= 20  # most of the 24 non-zero offsets of a 5x5 window occur
+
+
+def test_deflection_seed_protection_and_gradient(samples):
+    x = samples[0][:2]
+    a, b = create_defense("pixel-deflection:seed=3"), create_defense("pixel-deflection:seed=4")
+    assert torch.equal(a(x), a(x)) and not torch.equal(a(x), b(x)) and not a.randomized
+    d = create_defense("pixel-deflection")
+    assert d.randomized and d.differentiable and not torch.equal(d(x), d(x))
+    shielded = deflect(x, 200, 3, protect=torch.ones(2, 32, 32), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(shielded, x)
+    xg = x.clone().requires_grad_(True)
+    d(xg).sum().backward()
+    assert torch.isfinite(xg.grad).all() and float(xg.grad.abs().sum()) > 0
+
+
+def test_rcam_range_shape_and_errors(samples):
+    model = create_classifier("resnet20", "irad-cifar10").eval()
+    m = robust_activation_map(model, samples[0][:4], top_k=3)
+    assert m.shape == (4, 32, 32) and float(m.min()) >= 0 and torch.allclose(m.flatten(1).amax(1), torch.ones(4))
+    resnet50 = create_classifier("resnet50", None, num_classes=1000).eval()
+    assert robust_activation_map(resnet50, torch.rand(1, 3, 64, 64)).shape == (1, 64, 64)
+    with pytest.raises(IradError, match="no nn.Linear head"):
+        robust_activation_map(nn.Sequential(nn.Conv2d(3, 4, 3)), samples[0][:1])
+    with pytest.raises(IradError, match="needs a classifier"):
+        create_defense("pixel-deflection:rcam=true")(samples[0][:1])
+
+
+def test_ens_votes_and_refuses_deterministic_defenses():
+    class Coin(nn.Module):
+        randomized, differentiable = True, True
+
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x * 0 + (1.0 if self.calls % 3 else 0.0)  # two of every three runs say "bright"
+
+    from irad.defenses.vote import MajorityVote
+
+    vote = MajorityVote(Coin(), 3)
+    brightness = lambda z: torch.stack([z.mean((1, 2, 3)), 1 - z.mean((1, 2, 3))], 1)  # noqa: E731
+    assert vote.predict(brightness, torch.rand(5, 3, 4, 4)).tolist() == [0] * 5
+    assert create_defense("ens-4(pixel-deflection:deflections=5)").votes == 4
+    with pytest.raises(IradError, match="deterministic"):
+        create_defense("ens-3(median)")
