@@ -109,6 +109,7 @@ SECTIONS: dict[str, dict] = {
 SCRIPTS: dict[str, list[str]] = {
     "cost": [sys.executable, "benchmarks/defense_cost.py"],
     "speed": [sys.executable, "benchmarks/irad_speed.py"],
+    "deflection-speed": [sys.executable, "benchmarks/deflection_speed.py"],
 }
 
 
@@ -164,7 +165,7 @@ def render() -> str:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
         if sec.get("comment"):
             parts += [sec["comment"], ""]
-    parts += render_cost() + render_speed()
+    parts += render_cost() + render_speed() + render_deflection_speed()
     return "\n".join(parts)
 
 
@@ -201,6 +202,23 @@ def render_speed() -> list[str]:
              "| batch | released ms/img | irad ms/img | speedup | max abs diff |", "|---|---|---|---|---|"]
     lines += [f"| {r['batch']} | {r['released_ms_per_image']:.2f} | {r['irad_ms_per_image']:.2f} | "
               f"{r['speedup']:.2f}x | {r['max_abs_diff']:.1e} |" for r in data["rows"]]
+    return lines + [""]
+
+
+def render_deflection_speed() -> list[str]:
+    path = RESULTS / "deflection_speed.json"
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    lines = ["## Pixel deflection + BayesShrink speed vs the reference algorithm", "",
+             "```", shlex.join(["python", *SCRIPTS["deflection-speed"][1:]]), "```", "",
+             "Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and scikit-image's "
+             "denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` on the whole batch. "
+             f"Random images, best of {data['repeats']} runs. Machine: {_machine(data['environment'])}.", "",
+             "| image | batch | K | r | reference img/s | irad img/s | speedup |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['side']}x{r['side']} | {r['batch']} | {r['deflections']} | {r['window']} | "
+              f"{r['reference_images_per_s']:.1f} | {r['irad_images_per_s']:.1f} | {r['speedup']:.1f}x |"
+              for r in data["rows"]]
     return lines + [""]
 
 

@@ -40,6 +40,13 @@ def test_stratified_subset_is_balanced_and_deterministic(shared_data):
     assert a.indices[:50] == first_airplanes
 
 
+def test_offset_gives_a_disjoint_balanced_validation_slice(shared_data):
+    ds = load_dataset("cifar10", shared_data, "test")
+    val, test = stratified_subset(ds, 200, offset=1000), stratified_subset(ds, 1000)
+    assert not set(val.indices) & set(test.indices)
+    assert torch.tensor(dataset_targets(val)).bincount().tolist() == [20] * 10
+
+
 def test_stratified_indices_remainder_and_bounds():
     targets = [0, 1, 2] * 5
     picked = stratified_indices(targets, 7)

@@ -34,6 +34,8 @@ def add_data_args(p: argparse.ArgumentParser, n_default: int | None = 500) -> No
     p.add_argument("--n", "--num-images", dest="n", type=positive_int, default=n_default,
                    help="stratified subset size: the first n/C images of each class (default: %(default)s); "
                         "under torchrun spell it --num-images (torchrun's own parser claims --n)")
+    p.add_argument("--offset", type=int, default=0,
+                   help="leave out the images --n OFFSET would take: a validation slice disjoint from them")
 
 
 def add_classifier_args(p: argparse.ArgumentParser) -> None:

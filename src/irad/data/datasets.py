@@ -134,9 +134,16 @@ def stratified_indices(targets: Sequence[int], n: int | None) -> list[int]:
     return picked
 
 
-def stratified_subset(ds: Dataset, n: int | None) -> Subset:
-    """:func:`stratified_indices` applied to a dataset."""
-    return Subset(ds, stratified_indices(dataset_targets(ds), n))
+def stratified_subset(ds: Dataset, n: int | None, offset: int = 0) -> Subset:
+    """:func:`stratified_indices` applied to a dataset. ``offset``: leave out the images that ``n=offset`` would
+    take (a validation slice disjoint from an evaluation set of ``offset`` images)."""
+    targets = dataset_targets(ds)
+    if offset <= 0:
+        return Subset(ds, stratified_indices(targets, n))
+    if n is None:
+        raise IradError("--offset needs --n")
+    taken = set(stratified_indices(targets, offset))
+    return Subset(ds, [i for i in stratified_indices(targets, n + offset) if i not in taken])
 
 
 def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:

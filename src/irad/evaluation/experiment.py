@@ -18,7 +18,7 @@ from irad.models import create_classifier
 from irad.utils import distributed as D
 
 # Keys whose change makes earlier rows in --out incomparable.
-_IDENTITY_KEYS = ("dataset", "data_root", "split", "classifier", "weights", "seed", "eot_samples")
+_IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")
 
 
 @dataclass
@@ -27,6 +27,7 @@ class EvalConfig:
     data_root: str | None = None
     split: str = "test"
     n: int | None = 500
+    offset: int = 0  # leave out the images --n OFFSET would take (a disjoint validation slice)
     classifier: str = "resnet20"
     weights: str | None = "irad-cifar10"
     defenses: list[str] = field(default_factory=lambda: ["none"])
@@ -42,13 +43,14 @@ class EvalConfig:
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
 
 
-def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None):
-    """The evaluation set: ``dataset`` from the data root, or ``foolbox-<name>`` for the samples shipped in foolbox."""
+def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None, offset: int = 0):
+    """The evaluation set: ``dataset`` from the data root, or ``foolbox-<name>`` for the samples shipped in foolbox;
+    a stratified subset of ``n`` (after leaving out the first ``offset``, see :func:`stratified_subset`)."""
     if dataset.startswith("foolbox-"):
         ds = load_foolbox_samples(dataset.split("-", 1)[1])
     else:
         ds = load_dataset(dataset, data_root, split)
-    return stratified_subset(ds, n)
+    return stratified_subset(ds, n, offset)
 
 
 def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
@@ -58,7 +60,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise IradError("--device cuda requested but CUDA is not available on this machine")
     torch.manual_seed(cfg.seed)
-    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n)
+    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
     num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
     classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}

@@ -1,0 +1,86 @@
+"""Pixel deflection + BayesShrink throughput: irad's batched defense vs the reference algorithm (a per-pixel Python
+loop over each image, then scikit-image's denoise_wavelet per image), same settings, in the same run.
+
+    python benchmarks/deflection_speed.py [--repeats 3]
+
+Writes benchmarks/results/deflection_speed.json (rendered into BENCHMARKS.md by benchmarks/run.py). Both sides use
+the reference code's per-channel deflection; inputs are random images (speed does not depend on content).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from skimage.restoration import denoise_wavelet
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from irad.defenses import create_defense  # noqa: E402
+from irad.evaluation.results import environment  # noqa: E402
+from irad.utils.checkpoint import atomic_write_json  # noqa: E402
+
+CASES = [  # (side, batch, deflections, window)
+    (32, 256, 16, 2),
+    (224, 32, 100, 10),
+]
+
+
+def reference(img: np.ndarray, deflections: int, window: int) -> np.ndarray:
+    """Algorithm 1 as the reference code runs it: per channel, a random pixel takes a random neighbour's value
+    (rejection-sampled inside the image), then BayesShrink in YCbCr. ``img`` (H, W, C) float in [0, 1]."""
+    img = img.copy()
+    h, w, c = img.shape
+    for _ in range(deflections):
+        for ch in range(c):
+            x, y = random.randint(0, h - 1), random.randint(0, w - 1)
+            while True:
+                a, b = random.randint(-window, window), random.randint(-window, window)
+                if 0 <= x + a < h and 0 <= y + b < w:
+                    break
+            img[x, y, ch] = img[x + a, y + b, ch]
+    return denoise_wavelet(img, method="BayesShrink", mode="soft", wavelet="db1", convert2ycbcr=True,
+                           channel_axis=-1, rescale_sigma=True)
+
+
+def best(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    random.seed(0)
+    rows = []
+    for side, batch, k, r in CASES:
+        x = torch.rand(batch, 3, side, side)
+        arrays = [im.permute(1, 2, 0).numpy() for im in x]
+        defense = create_defense(f"pixel-deflection:deflections={k},window={r},per_channel=true").eval()
+        with torch.inference_mode():
+            t_ours = best(lambda: defense(x), args.repeats)
+        t_ref = best(lambda: [reference(a, k, r) for a in arrays], args.repeats)
+        rows.append({"side": side, "batch": batch, "deflections": k, "window": r,
+                     "reference_images_per_s": batch / t_ref, "irad_images_per_s": batch / t_ours,
+                     "speedup": t_ref / t_ours})
+        print(rows[-1], flush=True)
+    out = ROOT / "benchmarks" / "results" / "deflection_speed.json"
+    atomic_write_json(out, {"environment": environment("cpu"), "repeats": args.repeats, "rows": rows})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
