@@ -34,26 +34,28 @@ def default_levels(height: int, width: int, wavelet: str) -> int:
     return max(pywt.dwtn_max_level((height, width), wavelet) - 3, 1)
 
 
-def estimate_sigma(planes: np.ndarray, wavelet: str, levels: int) -> np.ndarray:
+def estimate_sigma(planes: np.ndarray, wavelet: str) -> np.ndarray:
     """Noise sigma of each plane ``(B, H, W)``: the median absolute non-zero finest diagonal DWT coefficient / 0.6745
     (Donoho & Johnstone 1994), computed with PyWavelets in the planes' dtype exactly as scikit-image does, so that
     the same coefficients count as zero (its rounding residues included). ``(B,)``; 0 where all are zero."""
-    dd = np.abs(pywt.wavedecn(planes, wavelet, level=levels, axes=(1, 2))[-1]["dd"]).reshape(len(planes), -1)
+    detail_rows = pywt.dwt(planes, wavelet, axis=1)[1]  # the first step of wavedecn, detail branch only
+    dd = np.abs(pywt.dwt(detail_rows, wavelet, axis=2)[1]).reshape(len(planes), -1)
     return np.array([np.median(d[d != 0]) / _MAD_TO_SIGMA if d.any() else 0.0 for d in dd])
 
 
 def _skimage_planes(x: torch.Tensor, ycbcr: bool) -> np.ndarray:
     """The planes scikit-image estimates noise on: each YCbCr channel min-max normalised (or the RGB channels),
-    computed with its arithmetic (BT.601 matrix, float ops in the input's dtype). ``(N*C, H, W)``."""
-    a = x.detach().permute(0, 2, 3, 1).cpu().numpy()
-    if not ycbcr:
-        return np.ascontiguousarray(a.transpose(0, 3, 1, 2)).reshape(-1, *a.shape[1:3])
-    y = a @ _YCBCR_FROM_RGB.T.astype(a.dtype)
-    y[..., 0] += 16
-    y[..., 1:] += 128
-    lo, hi = y.min((1, 2), keepdims=True), y.max((1, 2), keepdims=True)
-    y = (y - lo) / np.where(hi > lo, hi - lo, 1)
-    return np.ascontiguousarray(y.transpose(0, 3, 1, 2)).reshape(-1, *a.shape[1:3])
+    with its arithmetic (BT.601 matrix product in the input's dtype). ``(N*C, H, W)``."""
+    a = x.detach().cpu().numpy()
+    if ycbcr:
+        y = a.transpose(0, 2, 3, 1) @ _YCBCR_FROM_RGB.T.astype(a.dtype)  # the product skimage forms, bit for bit
+        a = np.ascontiguousarray(y.transpose(0, 3, 1, 2))
+        a[:, 0] += 16
+        a[:, 1:] += 128
+        flat = a.reshape(*a.shape[:2], -1)
+        lo, hi = flat.min(2)[..., None, None], flat.max(2)[..., None, None]
+        a = (a - lo) / np.where(hi > lo, hi - lo, 1)
+    return a.reshape(-1, *a.shape[2:])
 
 
 def _shrink(d: torch.Tensor, t: torch.Tensor, mode: str) -> torch.Tensor:
@@ -112,7 +114,7 @@ def wavelet_denoise(x: torch.Tensor, wavelet: str = "db1", method: str = "bayes"
         raise ValueError(f"ycbcr=True needs 3 channels, got {c}")
     levels = levels or default_levels(h, w, wavelet)
     if sigma is None:
-        s = torch.from_numpy(estimate_sigma(_skimage_planes(x, ycbcr), wavelet, levels)).to(x)
+        s = torch.from_numpy(estimate_sigma(_skimage_planes(x, ycbcr), wavelet)).to(x)
     elif ycbcr:
         s = _ycbcr_sigma(sigma, x.dtype, x.device).repeat(n)
     else:
