@@ -97,6 +97,11 @@ def test_foolbox_samples_are_lossless_cifar10():
     assert torch.allclose(x * 255, (x * 255).round(), atol=1e-4)
 
 
+def test_foolbox_imagenet_samples_are_cropped_to_224():
+    x, y = load_foolbox_samples("imagenet").tensors
+    assert x.shape == (20, 3, 224, 224) and int(y.max()) < 1000 and 0 <= float(x.min()) and float(x.max()) <= 1
+
+
 def test_load_image_roundtrip_and_errors(tmp_path):
     arr = (torch.arange(48).view(4, 4, 3) * 5).byte().numpy()
     Image.fromarray(arr).save(tmp_path / "a.png")

@@ -147,9 +147,10 @@ def stratified_subset(ds: Dataset, n: int | None, offset: int = 0) -> Subset:
 
 
 def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:
-    """The 20 lossless samples shipped inside the ``foolbox`` wheel (``cifar10``, ``cifar100`` or ``imagenet``).
+    """The 20 samples shipped inside the ``foolbox`` wheel (``cifar10``, ``cifar100`` or ``imagenet``).
 
-    Read straight from the package files (foolbox itself is not imported). ImageNet samples are 224x224.
+    Read straight from the package files (foolbox itself is not imported). The CIFAR samples are lossless 32x32
+    PNGs; the ImageNet ones are JPEGs of varying size, resized (shorter side 256) and centre-cropped to 224x224.
     """
     import importlib.util
 
@@ -157,12 +158,13 @@ def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:
     if spec is None or not spec.submodule_search_locations:
         raise IradError("the foolbox package is not installed (`pip install --no-deps foolbox`), so its sample images are unavailable")
     folder = Path(list(spec.submodule_search_locations)[0]) / "data"
-    files = sorted(folder.glob(f"{name}_*.png"))
+    files = sorted(f for f in folder.glob(f"{name}_*") if f.suffix in (".png", ".jpg"))
     if not files:
         raise IradError(f"no {name} samples in {folder}")
     images, labels = [], []
+    convert = _imagenet_transform() if name == "imagenet" else to_tensor
     for f in files:
-        images.append(to_tensor(open_rgb(f)))
+        images.append(convert(open_rgb(f)))
         labels.append(int(f.stem.rsplit("_", 1)[1]))
     return TensorDataset(torch.stack(images), torch.tensor(labels))
 
