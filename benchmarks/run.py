@@ -24,6 +24,7 @@ SHARED = "../shared"
 RESNET56 = f"{SHARED}/models/cifar10-resnet-idelbayev/resnet56-4bfd9763.th"
 WORK = "benchmarks/work"  # models the benchmarks train for themselves (git-ignored)
 TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
+DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
 
 SECTIONS: dict[str, dict] = {
@@ -103,6 +104,40 @@ SECTIONS: dict[str, dict] = {
         "args": [*VICTIM, "--defense", "none", "--defense", "disco", "--defense", "irad",
                  "--attack", "pgd", "--eps", "8/255", "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
     },
+    "deflection-search": {
+        "title": "Pixel deflection: choosing K and r for 32x32 images on a validation slice",
+        "what": "CIFAR-10 (JPEG-75) test images 101-150 of each class (`--offset 1000 --n 500`: disjoint from the "
+                "n=1000 evaluation images), victim ResNet-56 (../shared/models), PGD-10 Linf 8/255 step 2/255, "
+                "oblivious; whole-pixel deflection without R-CAM, then BayesShrink (db1, YCbCr). The row with the "
+                "highest Avg sets K and r for the pixel-deflection sections below (the paper's K=100, r=10 are for "
+                "224-299 px images; its Sec. 9.1 picks them on held-out images the same way).",
+        "args": [*VICTIM, *[a for k, r in DEFLECTION_GRID for a in ("--defense", f"pixel-deflection:deflections={k},window={r}")],
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500", "--offset", "1000",
+                 "--adv-cache", f"{WORK}/adv-resnet56-val500"],
+    },
+    "deflection": {
+        "title": "Pixel deflection, oblivious (Prakash et al. 2018, Tables 2, 5, 6, 9)",
+        "what": "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim ResNet-56 (../shared/models), Linf eps 8/255, "
+                "oblivious; FGSM, BIM-10, PGD-10, DeepFool and CW-L2 (minimal-norm attacks projected onto the eps-ball), "
+                "standard AutoAttack. PD = pixel deflection with the K, r chosen above. Rows: no defense; PD + "
+                "BayesShrink (single run, R-CAM guided, and the majority vote of 10 runs); the Table-5 ablation (JPEG, "
+                "BayesShrink alone, deflection alone); Table-6 thresholding (VisuShrink, hard) after deflection "
+                "(SUREShrink: no maintained library implements it); Table-9 denoisers after deflection. DR = "
+                "destruction rate.",
+        "args": lambda: [*VICTIM, "--defense", "none", *[a for d in deflection_rows() for a in ("--defense", d)],
+                         *[a for at in ("fgsm", "bim", "pgd", "deepfool", "cw", "autoattack") for a in ("--attack", at)],
+                         "--scenario", "oblivious", "--eps", "8/255", "--n", "1000",
+                         "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
+    },
+    "deflection-scenarios": {
+        "title": "Pixel deflection under the three threat scenarios",
+        "what": "CIFAR-10 (JPEG-75) test, n=200 (stratified), victim ResNet-56, PGD-10 Linf 8/255; PD with the chosen "
+                "K and r, single run and Ens-10. bpda and adaptive attack the single-run transform with EOT over 10 "
+                "draws (logits averaged); the Ens-10 row then predicts by majority vote.",
+        "runs": [["--scenario", "oblivious"], ["--scenario", "bpda"], ["--scenario", "adaptive"]],
+        "args": lambda: [*VICTIM, "--defense", "none", "--defense", chosen_deflection(),
+                         "--defense", f"ens-10({chosen_deflection()})", "--attack", "pgd", "--eps", "8/255", "--n", "200"],
+    },
 }
 
 # Timing sections: a script each, with its own renderer below.
@@ -113,12 +148,32 @@ SCRIPTS: dict[str, list[str]] = {
 }
 
 
+def chosen_deflection() -> str:
+    """The pixel-deflection spec with the best Avg in the deflection-search results."""
+    path = RESULTS / "deflection-search.json"
+    if not path.exists():
+        raise SystemExit("run `python benchmarks/run.py --only deflection-search` first: it chooses K and r")
+    rows = [r for r in json.loads(path.read_text())["results"] if r["defense"].startswith("pixel-deflection")]
+    return max(rows, key=lambda r: r["avg"])["defense"]
+
+
+def deflection_rows() -> list[str]:
+    pd = chosen_deflection()
+    bare = pd + ",denoiser=none"
+    return [pd, pd + ",rcam=true", f"ens-10({pd})", "jpeg:quality=75", "wavelet", bare,
+            bare + "+wavelet:method=visu", bare + "+wavelet:mode=hard",
+            pd.replace("pixel-deflection:", "pixel-deflection:denoiser=tv,"),
+            pd.replace("pixel-deflection:", "pixel-deflection:denoiser=bilateral,"),
+            pd.replace("pixel-deflection:", "pixel-deflection:denoiser=nl-means,")]
+
+
 def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
     extra = sec.get("runs", [[]])
+    args = sec["args"]() if callable(sec["args"]) else sec["args"]
     out = []
     for i, e in enumerate(extra):
         path = RESULTS / (f"{name}.json" if len(extra) == 1 else f"{name}-{e[-1]}.json")
-        out.append((path, ["irad", "eval", *sec["args"], *e, "--out", str(path.relative_to(ROOT))]))
+        out.append((path, ["irad", "eval", *args, *e, "--out", str(path.relative_to(ROOT))]))
     return out
 
 
@@ -145,6 +200,8 @@ def render() -> str:
              "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named. "
              "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]
     for name, sec in SECTIONS.items():
+        if callable(sec["args"]) and not (RESULTS / "deflection-search.json").exists():
+            continue
         runs = [(p, c) for p, c in _runs(name, sec) if p.exists()]
         if not runs:
             continue
