@@ -55,9 +55,6 @@ def samples() -> tuple[torch.Tensor, torch.Tensor]:
     return tuple(load_foolbox_samples("cifar10").tensors)
 
 
-NEEDS_WEIGHTS = ("irad", "disco", "implicit")  # default to built-in IRAD weights, which ship once trained
-
-
 @pytest.fixture(scope="session")
 def tiny_implicit_dir(tmp_path_factory) -> Path:
     """A randomly initialised tiny IRAD model (implicit representation + SampleNet) in irad's format."""

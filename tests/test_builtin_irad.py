@@ -35,7 +35,8 @@ def test_builtin_irad_defends_a_victim_it_was_not_trained_on(shared_data, shared
             return 100 * (victim(defense(images)).argmax(1) == y).float().mean().item()
 
     none, irad, disco = (create_defense(s) for s in ("none", "irad", "disco"))
+    # measured when the weights were committed (this set): none 84 / 0, irad 74 / 55, disco 81 / 10 (SA / RA)
     assert acc(none, x_adv) <= 5
-    assert acc(irad, x) >= acc(none, x) - IRAD_SA_DROP
-    assert acc(irad, x_adv) >= IRAD_MIN_RA
-    assert acc(irad, x_adv) > acc(disco, x_adv)
+    assert acc(irad, x) >= acc(none, x) - 15
+    assert acc(irad, x_adv) >= 40
+    assert acc(irad, x_adv) > acc(disco, x_adv) + 20

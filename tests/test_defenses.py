@@ -16,11 +16,9 @@ ALL = [info.name for info in list_defenses()]
 
 
 @pytest.fixture
-def build(tiny_implicit_dir):
-    """Each registered defense with its defaults (the IRAD family on a tiny random model)."""
-    from conftest import NEEDS_WEIGHTS
-
-    return lambda name: create_defense(name, weights=str(tiny_implicit_dir)) if name in NEEDS_WEIGHTS else create_defense(name)
+def build():
+    """Each registered defense with its defaults (the IRAD family with its built-in weights)."""
+    return create_defense
 
 
 @pytest.mark.parametrize("name", ALL)
