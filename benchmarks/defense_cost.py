@@ -2,7 +2,7 @@
 
     python benchmarks/defense_cost.py [--defense SPEC ...] [--batch 1 128] [--repeats 5] [--device cpu]
 
-Writes benchmarks/results/defense_cost.json (rendered into BENCHMARKS.md by benchmarks/run.py). Each number is
+Writes benchmarks/results/cost.json (rendered into BENCHMARKS.md by benchmarks/run.py). Each number is
 the best of ``--repeats`` timed runs after one warm-up, under ``torch.inference_mode``.
 """
 
@@ -67,7 +67,7 @@ def main() -> None:
             row[f"ms_per_image_batch{b}"] = 1000 * best_seconds(defense, images[:b], args.repeats) / b
         rows.append(row)
         print(row, flush=True)
-    out = ROOT / "benchmarks" / "results" / ("defense_cost.json" if args.device == "cpu" else f"defense_cost-{args.device}.json")
+    out = ROOT / "benchmarks" / "results" / ("cost.json" if args.device == "cpu" else f"cost-{args.device}.json")
     atomic_write_json(out, {"environment": environment(args.device), "batches": args.batch, "repeats": args.repeats,
                             "rows": rows})
     print(f"wrote {out}")

@@ -176,7 +176,7 @@ SECTIONS: dict[str, dict] = {
 # Timing sections: a script each, with its own renderer below.
 SCRIPTS: dict[str, list[str]] = {
     "cost": [sys.executable, "benchmarks/defense_cost.py"],
-    "speed": [sys.executable, "benchmarks/irad_speed.py"],
+    "irad-speed": [sys.executable, "benchmarks/irad_speed.py"],
     "deflection-speed": [sys.executable, "benchmarks/deflection_speed.py"],
 }
 
@@ -272,7 +272,7 @@ def render() -> str:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
         if sec.get("comment"):
             parts += [sec["comment"], ""]
-    parts += render_cost() + render_speed() + render_deflection_speed()
+    parts += render_timings()
     return "\n".join(parts)
 
 
@@ -281,52 +281,42 @@ def _machine(env: dict) -> str:
             f"{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env['torch']}")
 
 
-def render_cost() -> list[str]:
-    path = RESULTS / "defense_cost.json"
+def _timing_section(key: str, title: str, describe, header, row) -> list[str]:
+    """A timing script's table: ``describe(data)`` text, ``header(data)`` columns, ``row(r)`` cells per result row."""
+    path = RESULTS / f"{key.replace('-', '_')}.json"
     if not path.exists():
         return []
     data = json.loads(path.read_text())
-    batches = data["batches"]
-    lines = ["## Defense cost per image", "", "```", shlex.join(["python", *SCRIPTS["cost"][1:]]), "```", "",
-             f"Forward pass of the defense only, on CIFAR-10 (JPEG-75) test images (32x32), best of {data['repeats']} "
-             f"runs. Machine: {_machine(data['environment'])}.", "",
-             "| defense | " + " | ".join(f"ms/img, batch {b}" for b in batches) + " |",
-             "|---|" + "---|" * len(batches)]
-    lines += [f"| {r['defense']} | " + " | ".join(f"{r[f'ms_per_image_batch{b}']:.3f}" for b in batches) + " |"
-              for r in data["rows"]]
-    return lines + [""]
+    cols = header(data)
+    return [f"## {title}", "", "```", shlex.join(["python", *SCRIPTS[key][1:]]), "```", "",
+            f"{describe(data)} Machine: {_machine(data['environment'])}.", "",
+            "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
+            *["| " + " | ".join(row(r, data)) + " |" for r in data["rows"]], ""]
 
 
-def render_speed() -> list[str]:
-    path = RESULTS / "irad_speed.json"
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text())
-    env = data["environment"]
-    lines = ["## IRAD purification speed vs the released forward pass", "",
-             "```", "python benchmarks/irad_speed.py", "```", "",
-             f"Weights: {data['weights']}. Input 32x32. Machine: {_machine(env)}. Best of repeated runs.", "",
-             "| batch | released ms/img | irad ms/img | speedup | max abs diff |", "|---|---|---|---|---|"]
-    lines += [f"| {r['batch']} | {r['released_ms_per_image']:.2f} | {r['irad_ms_per_image']:.2f} | "
-              f"{r['speedup']:.2f}x | {r['max_abs_diff']:.1e} |" for r in data["rows"]]
-    return lines + [""]
-
-
-def render_deflection_speed() -> list[str]:
-    path = RESULTS / "deflection_speed.json"
-    if not path.exists():
-        return []
-    data = json.loads(path.read_text())
-    lines = ["## Pixel deflection + BayesShrink speed vs the reference algorithm", "",
-             "```", shlex.join(["python", *SCRIPTS["deflection-speed"][1:]]), "```", "",
-             "Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and scikit-image's "
-             "denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` on the whole batch. "
-             f"Random images, best of {data['repeats']} runs. Machine: {_machine(data['environment'])}.", "",
-             "| image | batch | K | r | reference img/s | irad img/s | speedup |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['side']}x{r['side']} | {r['batch']} | {r['deflections']} | {r['window']} | "
-              f"{r['reference_images_per_s']:.1f} | {r['irad_images_per_s']:.1f} | {r['speedup']:.1f}x |"
-              for r in data["rows"]]
-    return lines + [""]
+def render_timings() -> list[str]:
+    return [
+        *_timing_section(
+            "cost", "Defense cost per image",
+            lambda d: f"Forward pass of the defense only, on CIFAR-10 (JPEG-75) test images (32x32), best of "
+                      f"{d['repeats']} runs.",
+            lambda d: ["defense", *[f"ms/img, batch {b}" for b in d["batches"]]],
+            lambda r, d: [r["defense"], *[f"{r[f'ms_per_image_batch{b}']:.3f}" for b in d["batches"]]]),
+        *_timing_section(
+            "irad-speed", "IRAD purification speed vs the released forward pass",
+            lambda d: f"Weights: {d['weights']}. Input 32x32. Best of repeated runs.",
+            lambda d: ["batch", "released ms/img", "irad ms/img", "speedup", "max abs diff"],
+            lambda r, d: [str(r["batch"]), f"{r['released_ms_per_image']:.2f}", f"{r['irad_ms_per_image']:.2f}",
+                          f"{r['speedup']:.2f}x", f"{r['max_abs_diff']:.1e}"]),
+        *_timing_section(
+            "deflection-speed", "Pixel deflection + BayesShrink speed vs the reference algorithm",
+            lambda d: "Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and "
+                      "scikit-image's denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` "
+                      f"on the whole batch. Random images, best of {d['repeats']} runs.",
+            lambda d: ["image", "batch", "K", "r", "reference img/s", "irad img/s", "speedup"],
+            lambda r, d: [f"{r['side']}x{r['side']}", str(r["batch"]), str(r["deflections"]), str(r["window"]),
+                          f"{r['reference_images_per_s']:.1f}", f"{r['irad_images_per_s']:.1f}", f"{r['speedup']:.1f}x"]),
+    ]
 
 
 def main() -> None:

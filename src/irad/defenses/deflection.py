@@ -15,7 +15,7 @@ from irad.errors import IradError
 from irad.models.cam import robust_activation_map
 
 
-def _window_offsets(pos: torch.Tensor, size: int, window: int, u: torch.Tensor) -> torch.Tensor:
+def _source_in_window(pos: torch.Tensor, size: int, window: int, u: torch.Tensor) -> torch.Tensor:
     """Source coordinate drawn uniformly from ``[pos - window, pos + window]`` clipped to the image: uniform over
     the valid part of the window, as the reference's rejection sampling gives (but source row/col 0 included)."""
     lo = (pos - window).clamp_min(0)
@@ -40,8 +40,8 @@ def deflect(x: torch.Tensor, deflections: int, window: int, per_channel: bool = 
     draw = lambda: torch.rand(shape, generator=generator, device=x.device)  # noqa: E731
     rows = (draw() * h).long().clamp_max(h - 1)
     cols = (draw() * w).long().clamp_max(w - 1)
-    src_rows = _window_offsets(rows, h, window, draw())
-    src_cols = _window_offsets(cols, w, window, draw())
+    src_rows = _source_in_window(rows, h, window, draw())
+    src_cols = _source_in_window(cols, w, window, draw())
     dst, src = rows * w + cols, src_rows * w + src_cols
     if protect is not None:
         if protect.shape != (n, h, w):

@@ -36,19 +36,14 @@ def _sync(device: torch.device) -> None:
 def _predict(classifier: nn.Module, defense: nn.Module, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
     """Predicted labels through ``defense``; a defense with its own ``predict`` (a majority vote) decides itself,
     and its timed cost then includes the classifier passes it makes."""
+    vote = getattr(defense, "predict", None)
     with torch.no_grad():
-        if hasattr(defense, "predict"):
-            t0 = time.perf_counter()
-            pred = defense.predict(classifier, x)
-            _sync(x.device)
-        else:
-            t0 = time.perf_counter()
-            purified = defense(x)
-            _sync(x.device)
-            pred = None
+        t0 = time.perf_counter()
+        out = vote(classifier, x) if vote else defense(x)
+        _sync(x.device)
         if tally is not None:
             tally.seconds += time.perf_counter() - t0
-        return classifier(purified).argmax(1) if pred is None else pred
+        return out if vote else classifier(out).argmax(1)
 
 
 def _loader(data: Dataset, batch_size: int) -> DataLoader:
