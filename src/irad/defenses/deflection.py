@@ -52,9 +52,8 @@ def deflect(x: torch.Tensor, deflections: int, window: int, per_channel: bool = 
     flat = out.view(n, c, h * w)
     img = torch.arange(n, device=x.device)[:, None]
     chans = torch.arange(c, device=x.device)[None, :] if per_channel else slice(None)
-    for k in range(deflections):
-        d, s = (dst[k], src[k]) if per_channel else (dst[k, :, :1], src[k, :, :1])
-        flat[img, chans, d] = flat[img, chans, s]
+    for k in range(deflections):  # in order: a later deflection may copy an already deflected pixel
+        flat[img, chans, dst[k]] = flat[img, chans, src[k]]
     return out
 
 
