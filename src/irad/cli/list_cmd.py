@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{info.name:16s} {flags}  {info.summary}")
             if params:
                 print(f"{'':16s} parameters: {params}")
+        print("\nSpecs chain with A+B; ens-N(SPEC) predicts by majority vote over N runs of a randomized SPEC.")
     elif args.what == "attacks":
         for a in list_attacks():
             params = ", ".join(f"{k}={v!r}" for k, v in a.defaults.items())
