@@ -49,6 +49,11 @@ class RandomizedDefense(Defense):
         return None if self.seed is None else torch.Generator(device=device).manual_seed(self.seed)
 
 
+def apply_validated(defense: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``defense`` on an input already checked by an enclosing defense: skips re-validation, keeps the [0, 1] clamp."""
+    return defense.transform(x).clamp(0, 1) if isinstance(defense, Defense) else defense(x)
+
+
 def straight_through(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Value of ``y``, gradient of the identity w.r.t. ``x`` (BPDA with g(x) = x)."""
     return x + (y - x).detach()
@@ -93,5 +98,5 @@ class Chain(Defense):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         # the chain's input is validated once; each member's output is already a valid image
         for d in self.defenses:
-            x = d.transform(x).clamp(0, 1) if isinstance(d, Defense) else d(x)
+            x = apply_validated(d, x)
         return x

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import Defense
+from irad.defenses.base import Defense, apply_validated
 from irad.errors import IradError
 
 
@@ -25,7 +25,7 @@ class MajorityVote(Defense):
         self.randomized = getattr(defense, "randomized", False)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return self.defense.transform(x) if isinstance(self.defense, Defense) else self.defense(x)
+        return apply_validated(self.defense, x)
 
     @torch.no_grad()
     def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:

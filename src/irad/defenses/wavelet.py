@@ -58,6 +58,15 @@ def _skimage_planes(x: torch.Tensor, ycbcr: bool) -> np.ndarray:
     return a.reshape(-1, *a.shape[2:])
 
 
+def _check_options(wavelet: str, method: str, mode: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if wavelet not in pywt.wavelist(kind="discrete"):
+        raise ValueError(f"unknown discrete wavelet {wavelet!r} (e.g. db1, db2, haar)")
+
+
 def _shrink(d: torch.Tensor, t: torch.Tensor, mode: str) -> torch.Tensor:
     if mode == "soft":
         return torch.sign(d) * torch.relu(d.abs() - t)
@@ -103,12 +112,7 @@ def wavelet_denoise(x: torch.Tensor, wavelet: str = "db1", method: str = "bayes"
     ``mode``: soft or hard; ``levels``: DWT depth (default: skimage's); ``sigma``: the noise std in the input's
     units (default: estimated per channel); ``ycbcr``: denoise in YCbCr (needs C=3). Output is not clamped.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-    if wavelet not in pywt.wavelist(kind="discrete"):
-        raise ValueError(f"unknown discrete wavelet {wavelet!r} (e.g. db1, db2, haar)")
+    _check_options(wavelet, method, mode)
     n, c, h, w = x.shape
     if ycbcr and c != 3:
         raise ValueError(f"ycbcr=True needs 3 channels, got {c}")
@@ -138,7 +142,7 @@ class WaveletDenoise(Defense):
     def __init__(self, wavelet: str = "db1", method: str = "bayes", mode: str = "soft", levels: int = 0,
                  sigma: float = 0.0, ycbcr: bool = True):
         super().__init__()
-        wavelet_denoise(torch.zeros(1, 3, 8, 8), wavelet, method, mode, None, None, ycbcr)  # validate the options
+        _check_options(wavelet, method, mode)
         self.wavelet, self.method, self.mode, self.ycbcr = wavelet, method, mode, ycbcr
         self.levels = levels or None  # 0 = skimage's default depth
         self.sigma = sigma or None  # 0 = estimate
