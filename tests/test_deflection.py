@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import ptwt
 import pytest
+import pywt
 import torch
+from skimage.color import rgb2ycbcr
 from skimage.restoration import denoise_wavelet
 from torch import nn
 
 from irad.defenses import create_defense
 from irad.defenses.deflection import deflect
-from irad.defenses.wavelet import wavelet_denoise
+from irad.defenses.wavelet import _median_nonzero, _wavedec, _waverec, estimate_sigma, wavelet_denoise
 from irad.errors import IradError
 from irad.models import create_classifier
 from irad.models.cam import robust_activation_map
@@ -23,13 +26,20 @@ def _skimage(imgs: torch.Tensor, method="BayesShrink", mode="soft", wavelet="db1
 
 
 @pytest.fixture(scope="module")
-def images(samples):
+def imagenet_samples() -> torch.Tensor:
+    from irad.data import load_foolbox_samples
+
+    return load_foolbox_samples("imagenet").tensors[0][:3]  # (3, 3, 224, 224)
+
+
+@pytest.fixture(scope="module")
+def images(samples, imagenet_samples):
     torch.manual_seed(0)
-    return {"natural": samples[0][:8].double(), "natural-float32": samples[0][8:16],
+    return {"natural": samples[0][:8].double(), "natural-float32": samples[0][8:16], "imagenet-224": imagenet_samples,
             "random": torch.rand(4, 3, 32, 32, dtype=torch.float64), "odd-size": torch.rand(2, 3, 37, 29, dtype=torch.float64)}
 
 
-@pytest.mark.parametrize("kind", ["natural", "natural-float32", "random", "odd-size"])
+@pytest.mark.parametrize("kind", ["natural", "natural-float32", "imagenet-224", "random", "odd-size"])
 @pytest.mark.parametrize("ours, theirs", [
     ({}, {}),  # the acceptance call: BayesShrink, soft, db1, YCbCr, sigma estimated
     ({"method": "visu"}, {"method": "VisuShrink"}),
@@ -42,14 +52,58 @@ def test_wavelet_denoise_matches_skimage(kind, ours, theirs, images):
     x = images[kind]
     got = wavelet_denoise(x, **ours).clamp(0, 1).permute(0, 2, 3, 1).double().numpy()
     ref = _skimage(x, **theirs)
-    assert np.abs(got - ref).mean() < 1e-4
-    assert np.abs(ref - x.permute(0, 2, 3, 1).numpy()).mean() > 1e-3  # the denoiser did change the images
+    assert np.abs(got - ref).mean((1, 2, 3)).max() < 1e-4  # every image
+    assert np.abs(ref - x.permute(0, 2, 3, 1).numpy()).mean() > 5e-4  # the denoiser did change the images (5x the tolerance)
+
+
+def _skimage_sigma(img: np.ndarray, wavelet: str) -> list[float]:
+    """Noise sigma per YCbCr channel as denoise_wavelet computes it (its private steps, spelled out)."""
+    out = rgb2ycbcr(img)
+    sigmas = []
+    for i in range(3):
+        channel = out[..., i] - out[..., i].min()
+        channel /= out[..., i].max() - out[..., i].min()
+        dd = pywt.wavedecn(channel, wavelet, level=1)[-1]["dd"]
+        sigmas.append(np.median(np.abs(dd[np.nonzero(dd)])) / 0.6744897501960817)
+    return sigmas
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("wavelet", ["db1", "db2"])
+def test_noise_estimate_is_skimages_to_the_last_bits(samples, imagenet_samples, dtype, wavelet):
+    # The finest coefficients that are exactly zero are left out of the median; which ones depends on rounding, and
+    # an estimate off by one such coefficient can move sigma by several percent on quantised (8-bit) images.
+    for x in (samples[0][:8].to(dtype), imagenet_samples[:2].to(dtype)):
+        ref = np.array([_skimage_sigma(im.permute(1, 2, 0).numpy(), wavelet) for im in x]).ravel()
+        np.testing.assert_allclose(estimate_sigma(x, wavelet).numpy(), ref, rtol=1e-6)
+
+
+def test_median_of_nonzero_entries_matches_numpy():
+    g = torch.Generator().manual_seed(0)
+    for length in (1, 2, 7, 10, 101):
+        d = torch.rand(64, length, generator=g, dtype=torch.float64)
+        d[torch.rand(64, length, generator=g) < 0.4] = 0
+        d[0] = 0  # an all-zero row gives 0
+        want = [np.median(r[r != 0]) if r.any() else 0.0 for r in d.numpy()]
+        np.testing.assert_array_equal(_median_nonzero(d).numpy(), want)
+
+
+@pytest.mark.parametrize("shape, levels", [((6, 32, 32), 2), ((4, 64, 48), 3), ((3, 37, 29), 2)])
+@pytest.mark.parametrize("wavelet", ["db1", "haar", "db2"])
+def test_dwt_matches_ptwt_and_inverts(shape, levels, wavelet):
+    x = torch.rand(*shape, dtype=torch.float64)
+    approx, details = _wavedec(x, wavelet, levels)
+    ref = ptwt.wavedec2(x, wavelet, mode="symmetric", level=levels)
+    torch.testing.assert_close(approx.reshape(ref[0].shape), ref[0])
+    for ours, theirs in zip(details, ref[1:]):  # coarsest first; bands in ptwt's order
+        torch.testing.assert_close(ours, torch.stack(tuple(theirs), 1))
+    torch.testing.assert_close(_waverec(approx, details, wavelet, shape[1:]), x)
 
 
 def test_wavelet_defense_defaults_are_the_skimage_call(samples):
     x = samples[0][:4]
     y = create_defense("wavelet")(x)
-    assert np.abs(y.permute(0, 2, 3, 1).numpy() - _skimage(x)).mean() < 1e-4
+    assert np.abs(y.permute(0, 2, 3, 1).numpy() - _skimage(x)).mean((1, 2, 3)).max() < 1e-4
 
 
 def test_deflection_changes_at_most_k_positions(samples):

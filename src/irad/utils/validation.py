@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from irad.errors import IradError
@@ -25,9 +27,9 @@ def check_images(x: object, name: str = "images", channels: int | None = 3) -> t
     if x.numel() == 0:
         raise IradError(f"{name} is empty: shape {tuple(x.shape)}")
     with torch.no_grad():
-        if not bool(torch.isfinite(x).all()):
-            raise IradError(f"{name} contain NaN or infinite values")
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = (float(v) for v in torch.aminmax(x))  # one pass; NaN propagates into both
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise IradError(f"{name} contain NaN or infinite values")
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         raise IradError(f"{name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (scale 0-255 images by 1/255)")
     return x
