@@ -44,3 +44,37 @@ def test_training_under_torchrun(tmp_path, shared_data):
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "model.safetensors").exists()
     assert json.loads((tmp_path / "metrics.json").read_text())["history"][0]["epoch"] == 1
+
+
+def test_adversarial_training_trains_on_the_attacks_examples(tmp_path, shared_data, monkeypatch):
+    import irad.training.classifier as training
+
+    budgets = []
+    build = training.create_attack
+
+    def spy(spec, model, norm, eps):
+        attack = build(spec, model, norm, eps)
+
+        def run(x, y):
+            adv = attack(x, y)
+            budgets.append(float((adv - x).abs().amax()))
+            return adv
+        return run
+
+    monkeypatch.setattr(training, "create_attack", spy)
+    cfg = ClassifierTrainConfig(data_root=str(shared_data), epochs=1, batch_size=32, train_limit=64, test_limit=20,
+                                adversarial="pgd:steps=1", adversarial_eps=4 / 255)
+    train_classifier(cfg, tmp_path, progress=False)
+    assert len(budgets) == 2 and all(0 < b <= 4 / 255 + 1e-6 for b in budgets)  # every batch, within budget
+
+
+def test_resume_accepts_config_fields_added_since_while_unset(tmp_path):
+    import pytest
+
+    from irad.errors import IradError
+    from irad.training.state import load_state, save_state
+
+    save_state(tmp_path / "last.pt", {"config": {"epochs": 3}, "epoch": 2})
+    assert load_state(tmp_path / "last.pt", {"epochs": 3, "adversarial": None})["epoch"] == 2
+    with pytest.raises(IradError, match="different configuration"):
+        load_state(tmp_path / "last.pt", {"epochs": 3, "adversarial": "pgd"})

@@ -30,7 +30,7 @@ def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]
             kwargs["type"] = lambda s: s.lower() in ("1", "true", "yes")
         elif isinstance(default, (list, tuple)):
             kwargs.update(nargs="+", type=type(default[0]) if default else int)
-        elif isinstance(default, float) or f.name in ("eps",):
+        elif isinstance(default, float) or f.name in ("eps", "adversarial_eps"):
             kwargs["type"] = fraction
         elif isinstance(default, int) or f.name in ("n", "limit", "train_limit", "test_limit"):
             kwargs["type"] = int

@@ -14,6 +14,8 @@ from torch import nn
 class OptionAShortcut(nn.Module):
     """Identity shortcut that subsamples by 2 (``x[:, :, ::2, ::2]``) and zero-pads channels."""
 
+    subsample = 2  # declares the subsampling to irad.analysis.aliasing
+
     def __init__(self, pad_channels: int):
         super().__init__()
         self.pad_channels = pad_channels

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from irad.attacks import create_attack
 from irad.data import NUM_CLASSES, load_dataset, load_into_memory, stratified_subset
 from irad.models import create_classifier
 from irad.training.augment import random_crop_flip
@@ -40,6 +41,8 @@ class ClassifierTrainConfig:
     train_limit: int | None = None  # a stratified subset of N training images (smoke tests)
     test_limit: int | None = None
     init: str | None = None  # start from these weights (fine-tuning)
+    adversarial: str | None = None  # attack spec (e.g. "pgd:steps=3"): train on its examples (Madry et al. 2018)
+    adversarial_eps: float | None = None  # its Linf budget (default 8/255)
 
 
 PRESETS: dict[str, dict] = {
@@ -47,6 +50,11 @@ PRESETS: dict[str, dict] = {
     "cpu": dict(arch="resnet20", epochs=30, batch_size=128, lr=0.2),
     # The standard 200-epoch recipe for larger models on a GPU.
     "gpu": dict(arch="wrn28-10", epochs=200, batch_size=128, lr=0.1),
+    # PGD adversarial fine-tuning of the built-in ResNet-20: 3 steps of 6/255 (about 2.5 eps / steps), 4 epochs.
+    "cpu-adversarial": dict(arch="resnet20", init="irad-cifar10", epochs=4, lr=0.05,
+                            adversarial="pgd:steps=3,alpha=6/255"),
+    # Madry et al.: PGD-10 (step 2/255) adversarial training from scratch.
+    "gpu-adversarial": dict(arch="wrn28-10", epochs=100, batch_size=128, lr=0.1, adversarial="pgd:steps=10"),
 }
 
 
@@ -79,6 +87,7 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
     model: nn.Module = classifier
     if D.is_distributed():
         model = nn.parallel.DistributedDataParallel(classifier)
+    attack = create_attack(cfg.adversarial, classifier, "Linf", cfg.adversarial_eps or 8 / 255) if cfg.adversarial else None
     per_rank = math.ceil(len(xtr) / D.world_size())
     steps = math.ceil(per_rank / cfg.batch_size)
     decay, no_decay = [], []
@@ -110,7 +119,12 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
             idx = perm[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             xb = random_crop_flip(xtr[idx], generator=gen).to(device).float().div_(255)
             xb = xb.contiguous(memory_format=torch.channels_last)
-            loss = F.cross_entropy(model(xb), ytr[idx].to(device))
+            yb = ytr[idx].to(device)
+            if attack is not None:  # the attack's examples against the current weights replace the clean batch
+                classifier.eval()
+                xb = attack(xb, yb)
+                model.train()
+            loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -130,5 +144,6 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
     final = history[-1] if history else {}
     if D.is_main():
         save_safetensors(out / "model.safetensors", classifier.net.state_dict(),
-                         metadata={"arch": cfg.arch, "dataset": cfg.dataset, "test_acc": f"{final.get('test_acc', float('nan')):.2f}"})
+                         metadata={"arch": cfg.arch, "dataset": cfg.dataset, "test_acc": f"{final.get('test_acc', float('nan')):.2f}",
+                                   "adversarial": cfg.adversarial or "none"})
     return {"test_acc": final.get("test_acc"), "epochs": len(history), "out": str(out)}
