@@ -177,11 +177,23 @@ SECTIONS: dict[str, dict] = {
     },
 }
 
-# Timing sections: a script each, with its own renderer below.
-SCRIPTS: dict[str, list[str]] = {
-    "cost": [sys.executable, "benchmarks/defense_cost.py"],
-    "irad-speed": [sys.executable, "benchmarks/irad_speed.py"],
-    "deflection-speed": [sys.executable, "benchmarks/deflection_speed.py"],
+# Script sections: commands run in order (each resumes or is cheap to repeat), each with its own renderer below.
+_IDELBAYEV = f"{SHARED}/models/cifar10-resnet-idelbayev"
+ALIASING_MODELS = [f"resnet{d}:{_IDELBAYEV}/{f}" for d, f in (
+    (20, "resnet20-12fca82f.th"), (32, "resnet32-d509ac18.th"), (44, "resnet44-014dd654.th"), (56, "resnet56-4bfd9763.th"))]
+ALIASING_MODELS += ["resnet20:irad-cifar10", f"resnet20:{WORK}/resnet20-pgd/model.safetensors"]
+ALIASING_COMMENT = ""
+SCRIPTS: dict[str, list[list[str]]] = {
+    "cost": [[sys.executable, "benchmarks/defense_cost.py"]],
+    "irad-speed": [[sys.executable, "benchmarks/irad_speed.py"]],
+    "deflection-speed": [[sys.executable, "benchmarks/deflection_speed.py"]],
+    "aliasing": [
+        ["irad", "train", "classifier", "--preset", "cpu-adversarial", "--data-root", f"{SHARED}/data",
+         "--out", f"{WORK}/resnet20-pgd"],
+        ["irad", "aliasing", "--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--n", "256",
+         "--compare", *ALIASING_MODELS, "--measure-ra", "--plot", "benchmarks/results/aliasing.png",
+         "--out", "benchmarks/results/aliasing.json"],
+    ],
 }
 
 
@@ -225,8 +237,9 @@ def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
 
 def run_section(name: str) -> None:
     if name in SCRIPTS:
-        print("$", shlex.join(SCRIPTS[name]), flush=True)
-        subprocess.run(SCRIPTS[name], cwd=ROOT, check=True)
+        for cmd in SCRIPTS[name]:
+            print("$", shlex.join(cmd), flush=True)
+            subprocess.run(cmd, cwd=ROOT, check=True)
         return
     missing = SECTIONS[name].get("requires", lambda: None)()
     if missing:
@@ -276,7 +289,7 @@ def render() -> str:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
         if sec.get("comment"):
             parts += [sec["comment"], ""]
-    parts += render_timings()
+    parts += render_scripts()
     return "\n".join(parts)
 
 
@@ -285,34 +298,37 @@ def _machine(env: dict) -> str:
             f"{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env['torch']}")
 
 
-def _timing_section(key: str, title: str, describe, header, row) -> list[str]:
-    """A timing script's table: ``describe(data)`` text, ``header(data)`` columns, ``row(r)`` cells per result row."""
+def _script_section(key: str, title: str, describe, header, row, rows_key: str = "rows",
+                    after: list[str] = ()) -> list[str]:
+    """A script section's table: ``describe(data)`` text, ``header(data)`` columns, ``row(r, data)`` cells per entry of
+    ``data[rows_key]``, then the ``after`` lines."""
     path = RESULTS / f"{key.replace('-', '_')}.json"
     if not path.exists():
         return []
     data = json.loads(path.read_text())
     cols = header(data)
-    return [f"## {title}", "", "```", shlex.join(["python", *SCRIPTS[key][1:]]), "```", "",
+    shown = [shlex.join(["python", *c[1:]] if c[0] == sys.executable else c) for c in SCRIPTS[key]]
+    return [f"## {title}", "", "```", *shown, "```", "",
             f"{describe(data)} Machine: {_machine(data['environment'])}.", "",
             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
-            *["| " + " | ".join(row(r, data)) + " |" for r in data["rows"]], ""]
+            *["| " + " | ".join(row(r, data)) + " |" for r in data[rows_key]], "", *after]
 
 
-def render_timings() -> list[str]:
+def render_scripts() -> list[str]:
     return [
-        *_timing_section(
+        *_script_section(
             "cost", "Defense cost per image",
             lambda d: f"Forward pass of the defense only, on CIFAR-10 (JPEG-75) test images (32x32), best of "
                       f"{d['repeats']} runs.",
             lambda d: ["defense", *[f"ms/img, batch {b}" for b in d["batches"]]],
             lambda r, d: [r["defense"], *[f"{r[f'ms_per_image_batch{b}']:.3f}" for b in d["batches"]]]),
-        *_timing_section(
+        *_script_section(
             "irad-speed", "IRAD purification speed vs the released forward pass",
             lambda d: f"Weights: {d['weights']}. Input 32x32. Best of repeated runs.",
             lambda d: ["batch", "released ms/img", "irad ms/img", "speedup", "max abs diff"],
             lambda r, d: [str(r["batch"]), f"{r['released_ms_per_image']:.2f}", f"{r['irad_ms_per_image']:.2f}",
                           f"{r['speedup']:.2f}x", f"{r['max_abs_diff']:.1e}"]),
-        *_timing_section(
+        *_script_section(
             "deflection-speed", "Pixel deflection + BayesShrink speed vs the reference algorithm",
             lambda d: "Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and "
                       "scikit-image's denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` "
@@ -323,6 +339,18 @@ def render_timings() -> list[str]:
                           f"{r['reference_images_per_s']:.1f}", f"{r['irad_images_per_s']:.1f}", f"{r['speedup']:.1f}x",
                           f"{r['reference_denoise_ms_per_image']:.2f}",
                           " / ".join(f"{v:.3f}" for v in r["irad_stage_ms_per_image"].values())]),
+        *_script_section(
+            "aliasing", "Aliasing of the downsampling layers (Grabinski et al.)",
+            lambda d: f"Aliasing metric (Eq. 7: mean over feature maps and images of the L1 distance between the "
+                      f"strided map's spectrum and the alias-free one) on CIFAR-10 (JPEG-75) test, n={d['data']['n']} "
+                      f"(stratified). RA: {d['data']['robust_accuracy']}. Layer names without the `net.` prefix; all "
+                      "six are CIFAR ResNets with option-A shortcuts, so the four downsampling operations are the same.",
+            lambda d: ["model", "RA", *[f"AM {layer['name'].removeprefix('net.')} ({'x'.join(map(str, layer['input_size']))})"
+                                        for layer in d["models"][0]["layers"]]],
+            lambda r, d: [r["model"].replace(f"{SHARED}/models/cifar10-resnet-idelbayev/", "shared/"),
+                          f"{r['robust_accuracy']:.1f}", *[f"{layer['am']:.3f}" for layer in r["layers"]]],
+            rows_key="models", after=["![RA vs AM per layer](benchmarks/results/aliasing.png)", "",
+                                      *([ALIASING_COMMENT, ""] if ALIASING_COMMENT else [])]),
     ]
 
 

@@ -104,3 +104,22 @@ def test_hooks_find_the_downsampling_operations():
         aliasing(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten()), torch.rand(1, 3, 8, 8))
     with pytest.raises(IradError, match="divide by the model's total stride"):
         aliasing(nn.Conv2d(1, 1, 3, stride=2, padding=1), torch.rand(1, 1, 7, 7))
+
+
+def test_cli_writes_the_table_json_and_the_comparison_plot(tmp_path, capsys):
+    import json
+
+    from irad.cli.main import main
+
+    out = tmp_path / "am.json"
+    assert main(["aliasing", "--dataset", "foolbox-cifar10", "--n", "10", "--out", str(out)]) == 0
+    single = json.loads(out.read_text())
+    assert single["model"] == "resnet20:irad-cifar10" and len(single["layers"]) == 4 and single["data"]["n"] == 10
+    assert "net.layer2.0.shortcut" in capsys.readouterr().out
+    plot = tmp_path / "am.png"
+    assert main(["aliasing", "--dataset", "foolbox-cifar10", "--n", "10", "--compare", "resnet20:irad-cifar10",
+                 "resnet20:none", "--ra", "0", "10", "--plot", str(plot), "--out", str(out)]) == 0
+    both = json.loads(out.read_text())["models"]
+    assert [m["robust_accuracy"] for m in both] == [0, 10] and plot.read_bytes()[:4] == b"\x89PNG"
+    assert main(["aliasing", "--dataset", "foolbox-cifar10", "--compare", "resnet20:none", "--plot", str(plot)]) == 2
+    assert "needs robust accuracies" in capsys.readouterr().err

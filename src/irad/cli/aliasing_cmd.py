@@ -12,6 +12,7 @@ from irad.cli.common import add_classifier_args, add_data_args, fraction, positi
 from irad.data import load_into_memory
 from irad.errors import IradError
 from irad.evaluation.experiment import load_eval_data
+from irad.evaluation.results import environment
 from irad.models import create_classifier
 from irad.utils.checkpoint import atomic_write_json
 
@@ -74,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     if args.measure_ra:
         meta["robust_accuracy"] = f"PGD-10 Linf eps={args.eps:.6g}, no defense, same images"
     out = {**results[0], "data": meta} if not args.compare else {"models": results, "data": meta}
+    out["environment"] = environment(args.device)
     if args.out:
         atomic_write_json(args.out, out)
         print(f"results written to {args.out}")
