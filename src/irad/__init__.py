@@ -1,7 +1,7 @@
 """irad: test-time input-transformation defenses for image classifiers, led by IRAD (ICLR 2024).
 
 Entry points: :func:`irad.models.create_classifier`, :func:`irad.defenses.create_defense`,
-:func:`irad.attacks.create_attack`, :func:`irad.evaluation.evaluate`, :func:`irad.load_official`.
+:func:`irad.attacks.create_attack`, :func:`irad.evaluation.evaluate`, :func:`irad.audit`, :func:`irad.load_official`.
 """
 
 from irad.errors import IradError
@@ -16,4 +16,11 @@ def load_official(liif, samplenet=None):
     return _load(liif, samplenet)
 
 
-__all__ = ["IradError", "__version__", "load_official"]
+def audit(classifier, defense, data, *args, **kwargs):
+    """Gradient-masking checks of a defense; see :func:`irad.auditing.runner.audit`."""
+    from irad.auditing.runner import audit as _audit
+
+    return _audit(classifier, defense, data, *args, **kwargs)
+
+
+__all__ = ["IradError", "__version__", "audit", "load_official"]

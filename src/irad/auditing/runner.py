@@ -1,0 +1,42 @@
+"""``audit()``: run every check on one defense in front of one classifier."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from irad.auditing.checks import CHECKS, AuditContext, autoattack_flags
+from irad.auditing.measure import Measurements
+from irad.auditing.report import DefenseAudit
+from irad.defenses.deflection import attach_classifier
+from irad.errors import IradError
+
+# cpu: minutes on 2 cores (small n, fewer iterations and queries, no AutoAttack); full: standard budgets.
+PRESETS: dict[str, dict] = {
+    "cpu": dict(n=100, steps=(10, 30), restarts=(1, 3), eot=(1, 4), square_queries=300, autoattack=False),
+    "full": dict(n=1000, steps=(20, 100), restarts=(1, 5), eot=(1, 10), square_queries=5000, autoattack=True),
+}
+
+
+def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader, name: str | None = None,
+          preset: str | dict = "cpu", eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None,
+          batch_size: int = 128, seed: int = 0, progress: bool = True) -> DefenseAudit:
+    """Gradient-masking checks for ``defense`` (images in [0, 1] -> same) in front of ``classifier`` on ``data``
+    (``(image, label)`` pairs; use the preset's n). ``preset``: a name in :data:`PRESETS` or a dict like them.
+    ``eot_samples`` defaults to the preset's larger EOT count."""
+    if isinstance(preset, str) and preset not in PRESETS:
+        raise IradError(f"unknown audit preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    p = PRESETS[preset] if isinstance(preset, str) else preset
+    data = data.dataset if isinstance(data, DataLoader) else data
+    device = next(classifier.parameters()).device
+    classifier.eval()
+    defense.to(device).eval()
+    attach_classifier(defense, classifier)
+    torch.manual_seed(seed)
+    x, y = next(iter(DataLoader(data, batch_size=min(batch_size, 64))))
+    ctx = AuditContext(classifier, defense, x.to(device), y.to(device),
+                       Measurements(classifier, defense, data, norm, batch_size, seed, progress), eps, norm,
+                       p["eot"][1] if eot_samples is None else eot_samples, p)
+    checks = [*CHECKS, autoattack_flags] if p["autoattack"] else CHECKS
+    return DefenseAudit(name or getattr(defense, "spec", type(defense).__name__), [check(ctx) for check in checks])

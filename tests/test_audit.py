@@ -1,0 +1,79 @@
+"""irad audit: a masking toy defense is caught, the bare classifier passes, missing EOT is flagged, JSON schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+import irad
+from irad.auditing import format_audit
+from irad.defenses import create_defense
+from irad.defenses.base import Defense
+from irad.models import create_classifier
+
+TINY = dict(n=20, steps=(2, 4), restarts=(1, 2), eot=(1, 2), square_queries=20, autoattack=False)
+
+
+class HardRounding(Defense):
+    """Rounds to 4 levels: a true zero gradient, yet declared differentiable (the masking it must catch)."""
+
+    differentiable = True
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.round(x * 3) / 3
+
+
+@pytest.fixture(scope="module")
+def setup(samples):
+    model = create_classifier("resnet20", "irad-cifar10").eval()
+    return model, TensorDataset(*samples)
+
+
+def _status(report) -> dict:
+    return {c.name: c.status for c in report.checks}
+
+
+def test_bare_classifier_passes_the_gradient_monotonicity_and_blackbox_checks(setup):
+    model, data = setup
+    report = irad.audit(model, create_defense("none"), data, preset=TINY, progress=False)
+    status = _status(report)
+    assert [c.name for c in report.checks] == ["randomness", "gradient-health", "scenario-ordering",
+                                               "attack-monotonicity", "blackbox-and-transfer"]
+    assert status["gradient-health"] == status["attack-monotonicity"] == status["blackbox-and-transfer"] == "PASS"
+    assert status["randomness"] == "PASS"
+    mono = next(c for c in report.checks if c.name == "attack-monotonicity").evidence
+    assert list(mono["ra_by_eps"].values())[-1] <= 5.0  # near 0% at eps 64/255
+
+
+def test_masking_defense_is_flagged_by_name(setup):
+    model, data = setup
+    report = irad.audit(model, HardRounding(), data, "round4", preset=TINY, progress=False)
+    status = _status(report)
+    assert status["gradient-health"] == "WARN" and report.status == "WARN"
+    grad = next(c for c in report.checks if c.name == "gradient-health")
+    assert grad.evidence["zero_fraction"] == 1.0 and "bpda" in grad.advice
+    assert "gradient-health" in format_audit(report) and "-> gradient-health:" in format_audit(report)
+
+
+def test_randomized_defense_without_eot_gets_the_randomness_warning(setup):
+    model, data = setup
+    defense = create_defense("resample:recon=bilinear,sampler=sv,shift=1.5")
+    report = irad.audit(model, defense, data, preset=TINY, eot_samples=1, progress=False)
+    check = next(c for c in report.checks if c.name == "randomness")
+    assert check.status == "WARN" and "EOT" in check.advice and check.evidence["varies_between_calls"]
+
+
+def test_cli_writes_the_documented_json(tmp_path):
+    from irad.cli.main import main
+
+    out = tmp_path / "audit.json"
+    assert main(["audit", "--dataset", "foolbox-cifar10", "--n", "4", "--defense", "none", "--preset", "cpu",
+                 "--no-progress", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data) == {"config", "environment", "defenses"} and data["config"]["n"] == 4
+    (entry,) = data["defenses"]
+    assert entry["defense"] == "none" and {"name", "status", "evidence", "advice"} <= set(entry["checks"][0])
+    assert all(c["status"] in ("PASS", "WARN", "FAIL") for c in entry["checks"])
