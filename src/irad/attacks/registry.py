@@ -64,6 +64,12 @@ def _unbounded(cls: str) -> Builder:
     return build
 
 
+def _deepfool(model: nn.Module, eps: float, **p: object):
+    from irad.attacks.deepfool import DeepFool
+
+    return DeepFool(model, **p)
+
+
 def _autoattack(norm: str) -> Builder:
     def build(model: nn.Module, eps: float, version: str = "standard", seed: int = 0):
         from irad.attacks.autoattack import AutoAttack
@@ -94,8 +100,8 @@ ATTACKS: dict[str, AttackInfo] = {a.name: a for a in [
                {**_IT, "decay": 1.0, "N": 5, "beta": 1.5}),
     AttackInfo("vnifgsm", "Variance-tuned NI-FGSM (Wang & He 2021)", {"Linf": _ta("VNIFGSM")},
                {**_IT, "decay": 1.0, "N": 5, "beta": 1.5}),
-    AttackInfo("deepfool", "DeepFool (Moosavi-Dezfooli et al. 2016), minimal L2; projected onto the eps-ball",
-               {"Linf": _unbounded("DeepFool"), "L2": _unbounded("DeepFool")}, {"steps": 50, "overshoot": 0.02},
+    AttackInfo("deepfool", "DeepFool (Moosavi-Dezfooli et al. 2016), minimal L2, batched; projected onto the eps-ball",
+               {"Linf": _deepfool, "L2": _deepfool}, {"steps": 50, "overshoot": 0.02, "candidates": 10},
                minimal_norm=True),
     AttackInfo("cw", "Carlini-Wagner L2 (2017), minimal L2; projected onto the eps-ball",
                {"Linf": _unbounded("CW"), "L2": _unbounded("CW")}, {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01},

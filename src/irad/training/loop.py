@@ -20,12 +20,12 @@ StepFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict[str,
 
 def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, config: dict, out: Path, *,
         epochs: int, batch_size: int, lr: float, betas: tuple[float, float], seed: int,
-        save: Callable[[], None], progress: bool = True) -> list[dict]:
+        save: Callable[[], None], progress: bool = True, after_step: Callable[[], None] | None = None) -> list[dict]:
     """Adam over ``params`` for ``epochs`` passes of ``size`` items in random batches of ``batch_size``.
 
     ``step(indices, generator)`` returns the loss and metrics of one batch. After every epoch the state goes to
     ``out/last.pt`` (resumed from on the next call with the same ``config``), ``save()`` writes the model, and
-    ``out/metrics.json`` gets the per-epoch means.
+    ``out/metrics.json`` gets the per-epoch means. ``after_step()`` runs after every optimizer step (e.g. an EMA).
     """
     out.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(params, lr=lr, betas=betas)
@@ -50,6 +50,8 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if after_step is not None:
+                after_step()
             for k, v in {"loss": loss.item(), **metrics}.items():
                 sums[k] = sums.get(k, 0.0) + v * len(idx)
             bar.set_postfix(loss=f"{sums['loss'] / min(size, (s + 1) * batch_size):.4f}")

@@ -1,0 +1,99 @@
+"""DiffPure (Nie et al. 2022), DDPM form, and IRAD + DiffPure (IRAD paper Sec. 5).
+
+Diffuse the input to step t* (x_t = sqrt(abar_t) x + sqrt(1 - abar_t) noise, on [-1, 1] images), then run the
+DDPM reverse process back to step 0 with a pretrained noise-prediction UNet (diffusers ``UNet2DModel`` +
+``DDPMScheduler``). The sampler is plain tensor arithmetic, so adaptive attacks backpropagate through it;
+``checkpoint=true`` recomputes each UNet call in the backward pass to keep memory bounded in t*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint as grad_checkpoint
+
+from irad.defenses.base import Chain, RandomizedDefense
+from irad.defenses.registry import create_defense, register_defense
+from irad.errors import IradError
+
+_HOW_TO_GET = ("train one with `irad train ddpm`, or pass a diffusers hub id such as google/ddpm-cifar10-32 on a "
+               "machine with internet access")
+
+
+def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
+    """The UNet (frozen, eval mode) and DDPM scheduler of a diffusers directory (``unet/`` + ``scheduler/``
+    subfolders, or both configs at the top level) or hub id. Weights load from safetensors, or from ``.bin`` with
+    ``weights_only=True`` (diffusers' loader); never unpickled code."""
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    path = Path(weights)
+    sub = {"unet": None, "scheduler": None}
+    if path.exists():
+        sub = {k: k if (path / k).is_dir() else None for k in sub}
+        if not (path / (sub["unet"] or "") / "config.json").is_file():
+            raise IradError(f"{path} is not a diffusers DDPM directory (no unet/config.json or config.json); "
+                            + _HOW_TO_GET)
+    try:
+        unet = UNet2DModel.from_pretrained(str(weights), subfolder=sub["unet"])
+        scheduler = DDPMScheduler.from_pretrained(str(weights), subfolder=sub["scheduler"])
+    except (OSError, ValueError) as e:  # missing files, corrupt weights, no network
+        raise IradError(f"cannot load a DDPM from {weights}: {e}; " + _HOW_TO_GET) from None
+    return unet.eval().requires_grad_(False), scheduler
+
+
+def reverse_process(z: torch.Tensor, unet: nn.Module, scheduler, t_start: int,
+                    generator: torch.Generator | None = None, checkpoint: bool = False) -> torch.Tensor:
+    """Run ``t_start`` reverse DDPM steps from the state ``z`` at DDPM step ``t_start`` (diffusers timestep
+    ``t_start - 1``) down to step 0. ``z`` on the [-1, 1] scale."""
+    for t in range(t_start - 1, -1, -1):
+        step = torch.tensor(t, device=z.device)
+        if checkpoint and torch.is_grad_enabled():
+            eps = grad_checkpoint(lambda z_, s_: unet(z_, s_).sample, z, step, use_reentrant=False)
+        else:
+            eps = unet(z, step).sample
+        z = scheduler.step(eps, t, z, generator=generator).prev_sample
+    return z
+
+
+def diffuse_and_denoise(x: torch.Tensor, unet: nn.Module, scheduler, t_star: int,
+                        generator: torch.Generator | None = None, checkpoint: bool = False) -> torch.Tensor:
+    """DiffPure of images ``(N, 3, H, W)`` in [0, 1]: forward diffusion to step ``t_star`` (the state after
+    ``t_star`` noising steps), then ``t_star`` reverse DDPM steps. ``t_star = 0`` returns ``x``. Output mapped
+    back from [-1, 1] to [0, 1] (not clamped)."""
+    if t_star == 0:
+        return x
+    abar = scheduler.alphas_cumprod[t_star - 1].to(x)
+    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    z = abar.sqrt() * (2 * x - 1) + (1 - abar).sqrt() * noise
+    return (reverse_process(z, unet, scheduler, t_star, generator, checkpoint) + 1) / 2
+
+
+@register_defense("diffpure")
+class DiffPure(RandomizedDefense):
+    """DiffPure: diffuse to step ``t`` (of the scheduler's 1000; paper: 100 for CIFAR-10), reverse DDPM back.
+
+    ``weights``: a diffusers DDPM directory or hub id. Differentiable (``checkpoint=true``: gradient checkpointing);
+    randomized unless seeded.
+    """
+
+    def __init__(self, weights: str = "", t: int = 100, checkpoint: bool = False, seed: int | None = None):
+        super().__init__(seed)
+        if not weights:
+            raise IradError("diffpure needs weights=DIR (a diffusers DDPM): " + _HOW_TO_GET)
+        self.unet, self.scheduler = load_ddpm(weights)
+        steps = len(self.scheduler.alphas_cumprod)
+        if not 0 <= t <= steps:
+            raise IradError(f"diffpure: t must be in [0, {steps}], got {t}")
+        self.t, self.checkpoint = t, checkpoint
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        return diffuse_and_denoise(x, self.unet, self.scheduler, self.t, self.generator(x.device), self.checkpoint)
+
+
+@register_defense("diffpure-irad")
+def diffpure_irad(weights: str = "", t: int = 30, irad: str = "builtin", checkpoint: bool = False,
+                  seed: int | None = None) -> Chain:
+    """IRAD + DiffPure: DiffPure with few steps (``t``, paper: 20-40), then IRAD (``irad``: its weights)."""
+    return Chain([DiffPure(weights, t, checkpoint, seed), create_defense(f"irad:weights={irad}")])

@@ -1,0 +1,89 @@
+"""DiffPure and IRAD + DiffPure with a tiny randomly initialised UNet; the DDPM training loop end to end."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from irad.defenses import create_defense
+from irad.defenses.base import Chain
+from irad.defenses.diffpure import diffuse_and_denoise, load_ddpm
+from irad.errors import IradError
+from irad.training.ddpm import DDPMTrainConfig, build_unet, train_ddpm
+
+
+@pytest.fixture(scope="module")
+def ddpm_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ddpm")
+    build_unet(DDPMTrainConfig(channels=[8, 16], layers_per_block=1, attention=False), 32).save_pretrained(
+        path / "unet", safe_serialization=True)
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(path / "scheduler")
+    return path
+
+
+def test_shapes_range_seed_and_identity_at_t0(ddpm_dir, samples):
+    x = samples[0][:3]
+    seeded = create_defense(f"diffpure:weights={ddpm_dir},t=4,seed=3")
+    y = seeded(x)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert torch.equal(y, seeded(x)) and not seeded.randomized
+    assert not torch.equal(y, create_defense(f"diffpure:weights={ddpm_dir},t=4,seed=4")(x))
+    free = create_defense(f"diffpure:weights={ddpm_dir},t=4")
+    assert free.randomized and free.differentiable and not torch.equal(free(x), free(x))
+    assert torch.equal(create_defense(f"diffpure:weights={ddpm_dir},t=0")(x), x)
+
+
+def test_forward_diffusion_uses_the_schedules_noise_level(ddpm_dir):
+    unet, scheduler = load_ddpm(ddpm_dir)
+    x = torch.full((2000, 3, 2, 2), 0.75)
+    # one step: the noising draws x_1 ~ N(sqrt(abar_1) (2x - 1), 1 - abar_1); with a UNet predicting zero noise the
+    # reverse step from t=1 returns its x0 estimate x_1 / sqrt(abar_1) (clipped to [-1, 1]) exactly
+    zero = lambda z, t: type("Out", (), {"sample": torch.zeros_like(z)})()  # noqa: E731
+    g = torch.Generator().manual_seed(0)
+    y = diffuse_and_denoise(x, zero, scheduler, 1, g) * 2 - 1
+    a1 = scheduler.alphas_cumprod[0]
+    spread = (y * a1.sqrt() - 0.5 * a1.sqrt()).std()  # = std of the added noise
+    assert float(spread) == pytest.approx(float((1 - a1).sqrt()), rel=0.05)
+
+
+def test_gradients_flow_and_checkpointing_gives_the_same_gradient(ddpm_dir, samples):
+    x = samples[0][:2]
+    grads = []
+    for ckpt in ("false", "true"):
+        d = create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=0,checkpoint={ckpt}")
+        xg = x.clone().requires_grad_(True)
+        d(xg).square().sum().backward()
+        grads.append(xg.grad)
+    assert torch.isfinite(grads[0]).all() and float(grads[0].abs().sum()) > 0
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_chain_specs_compose(ddpm_dir, samples, tiny_implicit_dir):
+    x = samples[0][:2]
+    chain = create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=1+median")
+    manual = create_defense("median")(create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=1")(x))
+    torch.testing.assert_close(chain(x), manual)
+    combo = create_defense(f"diffpure-irad:weights={ddpm_dir},t=2,irad={tiny_implicit_dir}")
+    assert isinstance(combo, Chain) and combo.randomized and combo.differentiable
+    assert combo(x).shape == x.shape
+
+
+def test_missing_weights_name_the_fix(tmp_path):
+    with pytest.raises(IradError, match="irad train ddpm"):
+        create_defense("diffpure")
+    with pytest.raises(IradError, match="not a diffusers DDPM directory"):
+        create_defense(f"diffpure:weights={tmp_path}")
+
+
+def test_training_loop_writes_a_loadable_ddpm_and_samples(tmp_path, shared_data):
+    cfg = DDPMTrainConfig(data_root=str(shared_data), channels=[8, 16], layers_per_block=1, attention=False,
+                          timesteps=20, epochs=1, batch_size=16, train_limit=20, samples=4)
+    result = train_ddpm(cfg, tmp_path, progress=False)
+    assert result["epochs"] == 1 and result["loss"] > 0
+    assert (tmp_path / "unet" / "diffusion_pytorch_model.safetensors").is_file() and (tmp_path / "samples.png").is_file()
+    d = create_defense(f"diffpure:weights={tmp_path},t=20,seed=0")
+    assert d(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    with pytest.raises(IradError, match=r"t must be in \[0, 20\]"):
+        create_defense(f"diffpure:weights={tmp_path},t=21")
