@@ -77,3 +77,14 @@ def test_cli_writes_the_documented_json(tmp_path):
     (entry,) = data["defenses"]
     assert entry["defense"] == "none" and {"name", "status", "evidence", "advice"} <= set(entry["checks"][0])
     assert all(c["status"] in ("PASS", "WARN", "FAIL") for c in entry["checks"])
+
+
+def test_eval_audit_attaches_the_reports(tmp_path):
+    from irad.cli.main import main
+
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--dataset", "foolbox-cifar10", "--n", "4", "--defense", "none", "--attack", "fgsm",
+                 "--audit", "--no-progress", "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert len(data["results"]) == 1 and [a["defense"] for a in data["audit"]] == ["none"]
+    assert {c["name"] for c in data["audit"][0]["checks"]} >= {"randomness", "gradient-health"}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from irad.attacks import NORMS
 from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
@@ -30,6 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adv-cache", default=None, metavar="DIR",
                    help="oblivious scenario: store adversarial examples per batch in DIR and reuse them in later runs "
                         "(adding a defense, resuming an interrupted attack)")
+    p.add_argument("--audit", action="store_true",
+                   help="also run `irad audit`'s gradient-masking checks on each defense (same images, eps, norm, EOT); "
+                        "the reports go to the output JSON under 'audit'")
+    p.add_argument("--audit-preset", default="cpu", choices=["cpu", "full"], help="budgets of --audit (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
@@ -49,6 +55,23 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if D.is_main():
         print(format_table(rows))
+        if args.audit:
+            _attach_audit(args, cfg)
         if args.out:
             print(f"results written to {args.out}")
     return 0
+
+
+def _attach_audit(args: argparse.Namespace, cfg: EvalConfig) -> None:
+    from irad.cli.audit_cmd import run_audits
+    from irad.evaluation.experiment import load_eval_data
+    from irad.models import create_classifier
+    from irad.utils.checkpoint import atomic_write_json
+
+    classifier = create_classifier(cfg.classifier, cfg.weights).to(cfg.device).eval()
+    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
+    reports = run_audits(classifier, cfg.defenses, data, args.audit_preset, cfg.eps, cfg.norm, cfg.eot_samples,
+                         cfg.batch_size, cfg.seed, not args.no_progress)
+    if args.out:
+        results = json.loads(Path(args.out).read_text())
+        atomic_write_json(args.out, {**results, "audit": [r.to_dict() for r in reports]})
