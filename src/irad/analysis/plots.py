@@ -34,3 +34,62 @@ def plot_aliasing_vs_robustness(results: list[dict], path: str | Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_dct_statistics(result: dict, path: str | Path) -> None:
+    """Std of the 64 DCT coefficients (zigzag order) per colour channel, benign vs perturbation (log scale)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from irad.analysis.dct_stats import zigzag_order
+
+    order = zigzag_order()
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex=True)
+    for ax, ch in zip(axes.flat, result["channels"]):
+        for key, label in (("benign_std", "benign"), ("perturbation_std", "perturbation")):
+            ax.semilogy([result[key][ch][i][j] for i, j in order], label=label)
+        ax.set_title(ch)
+        ax.set_xlabel("DCT coefficient (zigzag index)")
+        ax.set_ylabel("std (0-255 scale)")
+    axes.flat[0].legend()
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_table_search(result: dict, path: str | Path) -> None:
+    """Heat map of adversarial accuracy over (k, QS_AF); tables over the benign-accuracy budget are greyed out and
+    the choice is circled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ks = sorted({r["k"] for r in result["grid"]})
+    qs = sorted({r["qs_af"] for r in result["grid"]})
+    adv = np.full((len(ks), len(qs)), np.nan)
+    ok = np.zeros_like(adv, dtype=bool)
+    for r in result["grid"]:
+        i, j = ks.index(r["k"]), qs.index(r["qs_af"])
+        adv[i, j] = r["adv_acc"]
+        ok[i, j] = result["base_benign_acc"] - r["benign_acc"] < result["settings"]["max_drop"]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    im = ax.imshow(np.where(ok, adv, np.nan), aspect="auto", origin="lower", cmap="viridis")
+    ax.imshow(np.where(ok, np.nan, adv), aspect="auto", origin="lower", cmap="Greys", alpha=0.5)
+    fig.colorbar(im, label="accuracy on adversarial examples after compression (%)")
+    ax.set_xticks(range(len(qs)), qs, fontsize=7)
+    ax.set_yticks(range(len(ks)), ks)
+    ax.set_xlabel("QS_AF (coarse step)")
+    ax.set_ylabel("k (zigzag diagonals in the fine band)")
+    if result.get("choice"):
+        c = result["choice"]
+        ax.scatter(qs.index(c["qs_af"]), ks.index(c["k"]), s=200, facecolors="none", edgecolors="red", linewidths=2)
+    ax.set_title(f"grey: benign accuracy drops {result['settings']['max_drop']} points or more")
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

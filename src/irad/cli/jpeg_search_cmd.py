@@ -1,0 +1,64 @@
+"""``irad jpeg-search``: find the NN-favoured JPEG's two-band quantisation table (k, QS_AF) on a classifier."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from tqdm.auto import tqdm
+
+from irad.analysis.plots import plot_table_search
+from irad.attacks import create_attack
+from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
+from irad.data import load_into_memory
+from irad.errors import IradError
+from irad.evaluation.experiment import load_eval_data
+from irad.models import create_classifier
+from irad.training.jpeg_table import search_table
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("jpeg-search", help="search the two-band JPEG quantisation table (k, QS_AF)",
+                       description="Algorithm 1 of the NN-favoured JPEG defense: every k in 1..15 and QS_AF in 1..121 "
+                                   "(step 5); the table with the best accuracy on adversarial examples after "
+                                   "compression whose benign accuracy drops less than --max-drop points. Resumable.")
+    add_data_args(p, n_default=1000)
+    add_classifier_args(p)
+    p.add_argument("--n-adv", type=positive_int, default=200,
+                   help="adversarial examples, from the first correctly classified images (default: %(default)s)")
+    p.add_argument("--attack", default="pgd")
+    p.add_argument("--eps", type=fraction, default=8 / 255)
+    p.add_argument("--qs-of", type=float, default=16.0, help="fine step, 16 * 255 * eps_design (default: 16)")
+    p.add_argument("--max-drop", type=float, default=1.0, help="allowed benign-accuracy drop, points (default: 1)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="result JSON (grid + choice; reused to resume)")
+    p.add_argument("--plot", default=None, help="heat map of the grid")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
+    x, y = load_into_memory(data, desc="loading images")
+    x = x.float().div_(255)
+    model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    with torch.no_grad():
+        correct = torch.cat([model(xb.to(args.device)).argmax(1).cpu() == yb
+                             for xb, yb in zip(x.split(args.batch_size), y.split(args.batch_size))])
+    pick = correct.nonzero()[:, 0][: args.n_adv]
+    if len(pick) == 0:
+        raise IradError("the classifier gets none of the images right: nothing to attack")
+    attack = create_attack(args.attack, model, "Linf", args.eps)
+    adv = torch.cat([attack(xb.to(args.device), yb.to(args.device)).cpu() for xb, yb in
+                     tqdm(list(zip(x[pick].split(args.batch_size), y[pick].split(args.batch_size))), desc=args.attack)])
+    result = search_table(model, x, y, adv, y[pick], args.qs_of, args.max_drop, out=args.out)
+    c = result["choice"]
+    print(f"benign accuracy without compression: {result['base_benign_acc']:.2f}% (n={len(x)}); "
+          f"adversarial examples: {len(adv)} ({args.attack}, Linf {args.eps:.5g})")
+    print("no table keeps the benign drop under the budget" if c is None else
+          f"choice: k={c['k']} QS_AF={c['qs_af']} (QS_OF={args.qs_of}): benign {c['benign_acc']:.2f}%, "
+          f"adversarial {c['adv_acc']:.2f}%  ->  --defense dct-jpeg:k={c['k']},qs_af={c['qs_af']},qs_of={args.qs_of:g}")
+    if args.plot:
+        plot_table_search(result, args.plot)
+        print(f"plot written to {args.plot}")
+    return 0
