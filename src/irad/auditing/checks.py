@@ -15,6 +15,7 @@ from torch import nn
 
 from irad.auditing.measure import Measurements
 from irad.auditing.report import CheckResult
+from irad.evaluation.scenarios import attack_target
 
 LARGE_EPS = {"Linf": 64 / 255, "L2": 8.0}  # a budget at which any classifier should be near 0% robust
 NEAR_ZERO = 5.0  # percent
@@ -54,8 +55,10 @@ class AuditContext:
 
 
 def randomness(ctx: AuditContext) -> CheckResult:
+    # an image defense's output; a defended classifier's (which has no image output) log-probabilities
+    run = ctx.defense.attack_model("bpda") if getattr(ctx.defense, "defended_classifier", False) else ctx.defense
     with torch.no_grad():
-        a, b = ctx.defense(ctx.x), ctx.defense(ctx.x)
+        a, b = run(ctx.x), run(ctx.x)
     varies = not torch.equal(a, b)
     evidence = {"declared_randomized": ctx.randomized, "varies_between_calls": varies,
                 "max_abs_difference": float((a - b).abs().max()), "eot_samples": ctx.eot_samples}
@@ -73,7 +76,7 @@ def gradient_health(ctx: AuditContext) -> CheckResult:
     """Input gradient of the margin loss (max other logit - true logit; unlike cross-entropy it never underflows on
     confident predictions) end to end through defense + classifier."""
     x = ctx.x.clone().requires_grad_(True)
-    logits = ctx.classifier(ctx.defense(x))
+    logits = attack_target(ctx.classifier, ctx.defense, "adaptive", eot_samples=1)(x)
     true = logits.gather(1, ctx.y[:, None])[:, 0]
     other = logits.scatter(1, ctx.y[:, None], float("-inf")).amax(1)
     (g,) = torch.autograd.grad((other - true).sum(), x)

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Callable
 
 from irad.cli.common import fraction
-from irad.training import classifier, ddpm, implicit, pairs, samplenet
+from irad.training import classifier, ddpm, implicit, jpeg_ensemble, pairs, samplenet
 
 # command -> (config class, presets, run function, help, required fields)
 COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
                  "train the implicit representation on one task of IRAD Table 7 (L1)", ("pairs",)),
     "samplenet": (samplenet.SampleNetTrainConfig, samplenet.PRESETS, samplenet.train_samplenet,
                   "train SampleNet with the frozen source classifier's cross-entropy", ("pairs", "implicit")),
+    "jpeg-ensemble": (jpeg_ensemble.JpegEnsembleTrainConfig, jpeg_ensemble.PRESETS, jpeg_ensemble.train_jpeg_ensemble,
+                      "noisy training at decreasing JPEG qualities (M -> M90 -> ... -> M30) for jpeg-ensemble", ()),
     "ddpm": (ddpm.DDPMTrainConfig, ddpm.PRESETS, ddpm.train_ddpm,
              "train a DDPM (diffusers UNet, EMA weights) for the diffpure defenses", ()),
 }
@@ -49,7 +51,8 @@ def _config(cls: type, presets: dict, args: argparse.Namespace):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a classifier, the implicit representation, SampleNet or a DDPM")
+    p = sub.add_parser("train", help="train a classifier, the implicit representation, SampleNet, a DDPM or the "
+                                     "JPEG ensemble")
     tsub = p.add_subparsers(dest="train_command", required=True)
     for name, (cls, presets, _, help_text, required) in COMMANDS.items():
         c = tsub.add_parser(name, help=help_text, description=help_text + ". Presets: " +

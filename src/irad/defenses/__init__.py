@@ -1,6 +1,7 @@
 """Defenses: ``nn.Module`` images-in-[0,1] -> images-in-[0,1], one registry (``create_defense``)."""
 
-from irad.defenses import baselines, dct_jpeg, deflection, denoisers, diffpure, implicit, resample, wavelet  # noqa: F401 (registration)
+from irad.defenses import (baselines, dct_jpeg, deflection, denoisers, diffpure, implicit, jpeg_ensemble,  # noqa: F401
+                           resample, wavelet)  # (registration)
 from irad.defenses.base import BPDA, Chain, Defense, Identity, RandomizedDefense, bpda, straight_through
 from irad.defenses.registry import DefenseInfo, create_defense, list_defenses, parse_spec, register_defense
 

@@ -49,6 +49,31 @@ class RandomizedDefense(Defense):
         return None if self.seed is None else torch.Generator(device=device).manual_seed(self.seed)
 
 
+class DefendedClassifier(nn.Module):
+    """A defense that changes the model rather than only the input (e.g. an ensemble of fine-tuned classifiers).
+
+    It has no single image transform; the harness predicts with :meth:`predict` (ignoring the victim it is given)
+    and, in the bpda and adaptive scenarios, attacks :meth:`attack_model`. Subclasses implement both.
+    """
+
+    defended_classifier = True
+    differentiable = False
+    randomized = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from irad.errors import IradError
+
+        raise IradError(f"{type(self).__name__} is a defended classifier, not an image transform: evaluate it with "
+                        "irad eval (it predicts by itself)")
+
+    def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def attack_model(self, scenario: str) -> nn.Module:  # pragma: no cover - abstract
+        """Images in [0, 1] -> log-probabilities, as the attacker differentiates them in ``scenario``."""
+        raise NotImplementedError
+
+
 def apply_validated(defense: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``defense`` on an input already checked by an enclosing defense: skips re-validation, keeps the [0, 1] clamp."""
     return defense.transform(x).clamp(0, 1) if isinstance(defense, Defense) else defense(x)

@@ -10,6 +10,7 @@ padded by edge replication, as JPEG encoders do, and cropped back.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -78,37 +79,54 @@ def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="replicate")
 
 
-def _quantise(planes: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+def soft_round(v: torch.Tensor) -> torch.Tensor:
+    """Differentiable stand-in for rounding (Shin & Song 2017): round(v) + (v - round(v))^3, gradient 3 r^2."""
+    r = torch.round(v)
+    return r + (v - r) ** 3
+
+
+Rounding = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _quantise(planes: torch.Tensor, table: torch.Tensor, rounding: Rounding = torch.round) -> torch.Tensor:
     """Block DCT, quantise/dequantise with ``table`` ``(8, 8)``, inverse DCT, of planes ``(..., H, W)`` (0-255 scale)."""
     h, w = planes.shape[-2:]
     steps = table.to(planes).repeat(h // BLOCK, w // BLOCK)
     coeffs = block_dct(planes - 128)
-    return block_dct(torch.round(coeffs / steps) * steps, inverse=True) + 128
+    return block_dct(rounding(coeffs / steps) * steps, inverse=True) + 128
 
 
-def jpeg_rgb(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+def jpeg_rgb(x: torch.Tensor, table: torch.Tensor, rounding: Rounding = torch.round) -> torch.Tensor:
     """Block-DCT quantisation of each RGB channel with one ``table`` ``(8, 8)``; ``x`` ``(N, C, H, W)`` in [0, 1],
-    output rounded to 8 bits and clipped, in [0, 1]."""
+    output rounded to 8 bits and clipped, in [0, 1]. ``rounding=soft_round`` gives a differentiable approximation."""
     h, w = x.shape[-2:]
-    y = _quantise(_pad_to(x * 255, BLOCK), table)[..., :h, :w]
-    return torch.round(y).clamp(0, 255) / 255
+    y = _quantise(_pad_to(x * 255, BLOCK), table, rounding)[..., :h, :w]
+    return rounding(y).clamp(0, 255) / 255
 
 
-def jpeg_ycbcr(x: torch.Tensor, luma: torch.Tensor, chroma: torch.Tensor, subsample: bool = True) -> torch.Tensor:
+def jpeg_ycbcr(x: torch.Tensor, luma: torch.Tensor, chroma: torch.Tensor, subsample: bool = True,
+               rounding: Rounding = torch.round) -> torch.Tensor:
     """The baseline JPEG pipeline: JFIF YCbCr, optional 4:2:0 chroma subsampling (2x2 means, bilinear upsampling),
-    block-DCT quantisation with the ``luma`` / ``chroma`` tables, back to RGB rounded to 8 bits. ``x`` ``(N, 3, H, W)``."""
+    block-DCT quantisation with the ``luma`` / ``chroma`` tables, back to RGB rounded to 8 bits. ``x`` ``(N, 3, H, W)``;
+    ``rounding=soft_round`` gives a differentiable approximation."""
     h, w = x.shape[-2:]
     m = _YCBCR.to(x)
     ycc = torch.einsum("dc,nchw->ndhw", m, _pad_to(x * 255, 2 * BLOCK if subsample else BLOCK))
     ycc = ycc + torch.tensor([0.0, 128.0, 128.0]).to(x).view(1, 3, 1, 1)
-    luma_out = _quantise(ycc[:, :1], luma)
+    luma_out = _quantise(ycc[:, :1], luma, rounding)
     chroma_in = F.avg_pool2d(ycc[:, 1:], 2) if subsample else ycc[:, 1:]
-    chroma_out = _quantise(chroma_in, chroma)
+    chroma_out = _quantise(chroma_in, chroma, rounding)
     if subsample:
         chroma_out = F.interpolate(chroma_out, scale_factor=2, mode="bilinear", align_corners=False)
     ycc = torch.cat([luma_out, chroma_out], 1) - torch.tensor([0.0, 128.0, 128.0]).to(x).view(1, 3, 1, 1)
     rgb = torch.einsum("dc,nchw->ndhw", torch.linalg.inv(m), ycc)[..., :h, :w]
-    return torch.round(rgb).clamp(0, 255) / 255
+    return rounding(rgb).clamp(0, 255) / 255
+
+
+def jpeg_quality(x: torch.Tensor, quality: int, rounding: Rounding = torch.round) -> torch.Tensor:
+    """Baseline JPEG at ``quality`` (Annex K tables, YCbCr 4:2:0) of ``x`` ``(N, 3, H, W)`` in [0, 1]."""
+    return jpeg_ycbcr(x, quality_table(LUMA_TABLE, quality).to(x), quality_table(CHROMA_TABLE, quality).to(x),
+                      rounding=rounding)
 
 
 @register_defense("dct-jpeg")

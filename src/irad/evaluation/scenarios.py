@@ -44,6 +44,8 @@ def attack_target(classifier: nn.Module, defense: nn.Module, scenario: str, eot_
         raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if scenario == "oblivious":
         return classifier
+    if getattr(defense, "defended_classifier", False):  # it brings its own models (and gradient approximation)
+        return defense.attack_model(scenario).eval()
     front = BPDA(defense) if scenario == "bpda" else defense
     target: nn.Module = nn.Sequential(front, classifier)
     if getattr(defense, "randomized", False) and eot_samples > 1:

@@ -1,0 +1,66 @@
+"""``jpeg-ensemble``: the NN-favoured JPEG paper's model set {M, M90, M70, M50, M30}, each fed the image compressed
+at its own quality; the prediction is the class of the highest mean softmax."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from irad.defenses.base import DefendedClassifier, straight_through
+from irad.defenses.dct_jpeg import jpeg_quality, soft_round
+from irad.defenses.registry import register_defense
+from irad.errors import IradError
+from irad.models import create_classifier
+
+
+class _EnsembleLogits(nn.Module):
+    """log(mean softmax) of the members; ``mode``: exact compression, ``bpda`` (identity backward through the
+    compression) or ``soft`` (differentiable rounding in forward and backward)."""
+
+    def __init__(self, owner: "JpegEnsemble", mode: str):
+        super().__init__()
+        self.owner, self.mode = [owner], mode  # a list: not a submodule (no duplicate parameters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = []
+        for quality, model in zip(self.owner[0].qualities, self.owner[0].members):
+            if quality is None:
+                xq = x
+            elif self.mode == "soft":
+                xq = jpeg_quality(x, quality, soft_round)
+            else:
+                with torch.no_grad():
+                    compressed = jpeg_quality(x, quality)
+                xq = straight_through(x, compressed)
+            probs.append(model(xq).softmax(1))
+        return torch.stack(probs).mean(0).clamp_min(1e-12).log()
+
+
+@register_defense("jpeg-ensemble")
+class JpegEnsemble(DefendedClassifier):
+    """Defended classifier: the members of ``irad train jpeg-ensemble`` (``weights=DIR`` with ensemble.json), each on
+    baseline JPEG at its quality (M uncompressed); predicts the class of the highest mean softmax. Attacks: bpda
+    replaces each compression by the identity in the backward pass; adaptive differentiates a soft-rounding JPEG."""
+
+    def __init__(self, weights: str = ""):
+        super().__init__()
+        path = Path(weights) / "ensemble.json"
+        if not weights or not path.is_file():
+            raise IradError(f"jpeg-ensemble needs weights=DIR containing ensemble.json (from `irad train jpeg-ensemble "
+                            f"--out DIR`); {path if weights else 'no weights given'}")
+        spec = json.loads(path.read_text())
+        resolve = lambda w: str(Path(weights) / w) if (Path(weights) / w).exists() else w  # noqa: E731 (tag or path)
+        self.qualities = [m["quality"] for m in spec["members"]]
+        self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"])).eval()
+                                     for m in spec["members"])
+        self.requires_grad_(False)
+
+    def attack_model(self, scenario: str) -> nn.Module:
+        return _EnsembleLogits(self, "soft" if scenario == "adaptive" else "bpda")
+
+    @torch.no_grad()
+    def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return _EnsembleLogits(self, "exact")(x).argmax(1)
