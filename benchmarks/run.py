@@ -16,6 +16,7 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,7 +184,8 @@ ALIASING_MODELS = [f"resnet{d}:{_IDELBAYEV}/{f}" for d, f in (
     (20, "resnet20-12fca82f.th"), (32, "resnet32-d509ac18.th"), (44, "resnet44-014dd654.th"), (56, "resnet56-4bfd9763.th"))]
 ALIASING_MODELS += ["resnet20:irad-cifar10", f"resnet20:{WORK}/resnet20-pgd/model.safetensors"]
 ALIASING_COMMENT = ""
-SCRIPTS: dict[str, list[list[str]]] = {
+AUDIT_COMMENT = ""
+SCRIPTS: dict[str, list[list[str]] | Callable[[], list[list[str]]]] = {
     "cost": [[sys.executable, "benchmarks/defense_cost.py"]],
     "irad-speed": [[sys.executable, "benchmarks/irad_speed.py"]],
     "deflection-speed": [[sys.executable, "benchmarks/deflection_speed.py"]],
@@ -194,7 +196,16 @@ SCRIPTS: dict[str, list[list[str]]] = {
          "--compare", *ALIASING_MODELS, "--measure-ra", "--plot", "benchmarks/results/aliasing.png",
          "--out", "benchmarks/results/aliasing.json"],
     ],
+    "audit": lambda: [["irad", "audit", *VICTIM, "--defense", "none", "--defense", "bit-depth:bits=4",
+                       "--defense", chosen_deflection(), "--defense", "irad", "--defense", "disco", "--preset", "cpu",
+                       "--no-progress", "--out", "benchmarks/results/audit.json"]],
+    "audit-eps4": lambda: [["irad", "audit", *VICTIM, "--defense", chosen_deflection(), "--eps", "4/255", "--preset",
+                            "cpu", "--no-progress", "--out", "benchmarks/results/audit_eps4.json"]],
 }
+
+
+def _commands(name: str) -> list[list[str]]:
+    return SCRIPTS[name]() if callable(SCRIPTS[name]) else SCRIPTS[name]
 
 
 def _torchvision_weights_cached(enum: str) -> bool:
@@ -237,7 +248,7 @@ def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
 
 def run_section(name: str) -> None:
     if name in SCRIPTS:
-        for cmd in SCRIPTS[name]:
+        for cmd in _commands(name):
             print("$", shlex.join(cmd), flush=True)
             subprocess.run(cmd, cwd=ROOT, check=True)
         return
@@ -307,7 +318,7 @@ def _script_section(key: str, title: str, describe, header, row, rows_key: str =
         return []
     data = json.loads(path.read_text())
     cols = header(data)
-    shown = [shlex.join(["python", *c[1:]] if c[0] == sys.executable else c) for c in SCRIPTS[key]]
+    shown = [shlex.join(["python", *c[1:]] if c[0] == sys.executable else c) for c in _commands(key)]
     return [f"## {title}", "", "```", *shown, "```", "",
             f"{describe(data)} Machine: {_machine(data['environment'])}.", "",
             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols),
@@ -351,7 +362,33 @@ def render_scripts() -> list[str]:
                           f"{r['robust_accuracy']:.1f}", *[f"{layer['am']:.3f}" for layer in r["layers"]]],
             rows_key="models", after=["![RA vs AM per layer](benchmarks/results/aliasing.png)", "",
                                       *([ALIASING_COMMENT, ""] if ALIASING_COMMENT else [])]),
+        *_audit_section("audit", "8/255"),
+        *_audit_section("audit-eps4", "4/255"),
     ]
+
+
+def _evidence(report: dict, check: str) -> dict:
+    return next(c["evidence"] for c in report["checks"] if c["name"] == check)
+
+
+def _audit_section(key: str, eps: str) -> list[str]:
+    path = RESULTS / f"{key.replace('-', '_')}.json"
+    advice = [f"- {r['defense']}, {c['name']}: {c['advice']}" for r in json.loads(path.read_text())["defenses"]
+              for c in r["checks"] if c["advice"]] if path.exists() else []
+    return _script_section(
+        key, f"Gradient-masking audit, Linf {eps} (`irad audit`, cpu preset)",
+        lambda d: f"CIFAR-10 (JPEG-75) test, n={d['config']['n']} (stratified), victim ResNet-56 (../shared/models). "
+                  "cpu preset: PGD 10 / 30 steps, APGD 1 / 3 restarts, EOT 1 / 4 (EOT 4 in the white-box measurements "
+                  "of randomized defenses), Square 300 queries, no AutoAttack. RA columns: PGD-10 per scenario; white "
+                  "box = the stronger of bpda and adaptive.",
+        lambda d: ["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
+                   "RA oblivious / bpda / adaptive", "RA Square", "RA at eps 64/255"],
+        lambda r, d: [r["defense"], r["status"], *[c["status"] for c in r["checks"]],
+                      " / ".join(f"{v:.1f}" for v in _evidence(r, "scenario-ordering")["ra"].values()),
+                      f"{_evidence(r, 'blackbox-and-transfer')['square_ra']:.1f}",
+                      f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}"],
+        rows_key="defenses",
+        after=[*advice, "", *([AUDIT_COMMENT, ""] if AUDIT_COMMENT and key == "audit" else [])])
 
 
 def main() -> None:
