@@ -104,12 +104,9 @@ def scenario_ordering(ctx: AuditContext) -> CheckResult:
     ra = {s: m.ra(base, s, ctx.eps, 1 if s == "oblivious" else ctx.eot) for s in ("oblivious", "bpda", "adaptive")}
     tol = m.tolerance(*ra.values())
     worse = [s for s in ("bpda", "adaptive") if ra[s] > ra["oblivious"] + tol]
-    evidence = {"attack": base, "ra": ra, "tolerance": round(tol, 2)}
-    if worse:
-        return CheckResult("scenario-ordering", "WARN", evidence,
-                           f"{' and '.join(worse)} RA exceeds the oblivious RA: the white-box attack does not follow "
-                           "useful gradients; report the strongest scenario (BPDA for non-differentiable parts)")
-    return CheckResult("scenario-ordering", "PASS", evidence)
+    return _verdict("scenario-ordering", {"attack": base, "ra": ra, "tolerance": round(tol, 2)}, worse,
+                    f"{' and '.join(worse)} RA exceeds the oblivious RA: the white-box attack does not follow useful "
+                    "gradients; report the strongest scenario (BPDA for non-differentiable parts)")
 
 
 def attack_monotonicity(ctx: AuditContext) -> CheckResult:
@@ -135,11 +132,9 @@ def attack_monotonicity(ctx: AuditContext) -> CheckResult:
     if eps_ra[-1] > NEAR_ZERO:
         violations.append(f"RA {eps_ra[-1]:.1f}% > {NEAR_ZERO:.0f}% at eps {budgets[-1]:.5g}")
     evidence["violations"] = violations
-    if violations:
-        return CheckResult("attack-monotonicity", "WARN", evidence,
-                           "a stronger attack does not lower RA: gradients are masked or the attack has not converged; "
-                           "add steps, restarts and EOT, or use BPDA")
-    return CheckResult("attack-monotonicity", "PASS", evidence)
+    return _verdict("attack-monotonicity", evidence, violations,
+                    "a stronger attack does not lower RA: gradients are masked or the attack has not converged; add "
+                    "steps, restarts and EOT, or use BPDA")
 
 
 def blackbox_and_transfer(ctx: AuditContext) -> CheckResult:
@@ -151,11 +146,9 @@ def blackbox_and_transfer(ctx: AuditContext) -> CheckResult:
     evidence = {"whitebox": {"scenario": w, "ra": white}, "square_ra": square, "transfer_ra": transfer,
                 "tolerance": round(tol, 2)}
     beaten = [name for name, ra in (("Square (black box)", square), ("transfer", transfer)) if white > ra + tol]
-    if beaten:
-        return CheckResult("blackbox-and-transfer", "WARN", evidence,
-                           f"the white-box attack is weaker than {' and '.join(beaten)}: its gradients mislead it; "
-                           "report the lowest RA and use BPDA/EOT")
-    return CheckResult("blackbox-and-transfer", "PASS", evidence)
+    return _verdict("blackbox-and-transfer", evidence, beaten,
+                    f"the white-box attack is weaker than {' and '.join(beaten)}: its gradients mislead it; report the "
+                    "lowest RA and use BPDA/EOT")
 
 
 def autoattack_flags(ctx: AuditContext) -> CheckResult:
@@ -163,10 +156,13 @@ def autoattack_flags(ctx: AuditContext) -> CheckResult:
     ra = ctx.measure.ra("autoattack", w, ctx.eps, ctx.eot)
     notes = ctx.measure.notes[("autoattack", w, round(ctx.eps, 8), ctx.eot)]
     flags = [n for n in notes if not n.startswith("defense-declared")]  # the harness's own note is not a flag
-    evidence = {"scenario": w, "ra": ra, "flags": flags}
-    if flags:
-        return CheckResult("autoattack-flags", "WARN", evidence, "AutoAttack's own checks raised flags: see evidence")
-    return CheckResult("autoattack-flags", "PASS", evidence)
+    return _verdict("autoattack-flags", {"scenario": w, "ra": ra, "flags": flags}, flags,
+                    "AutoAttack's own checks raised flags: see evidence")
+
+
+def _verdict(name: str, evidence: dict, problems: list, advice: str) -> CheckResult:
+    """WARN with ``advice`` when ``problems`` is non-empty, else PASS."""
+    return CheckResult(name, "WARN", evidence, advice) if problems else CheckResult(name, "PASS", evidence)
 
 
 CHECKS = [randomness, gradient_health, scenario_ordering, attack_monotonicity, blackbox_and_transfer]

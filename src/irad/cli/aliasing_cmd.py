@@ -8,13 +8,11 @@ import torch
 
 from irad.analysis import aliasing
 from irad.analysis.plots import plot_aliasing_vs_robustness
-from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
-from irad.data import load_into_memory
+from irad.cli.common import (add_classifier_args, add_data_args, fraction, load_images, positive_int, weights_arg,
+                             write_outputs)
 from irad.errors import IradError
-from irad.evaluation.experiment import load_eval_data
 from irad.evaluation.results import environment
 from irad.models import create_classifier
-from irad.utils.checkpoint import atomic_write_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise IradError("--plot needs --compare")
     if args.plot and not (args.ra or args.measure_ra):
         raise IradError("--plot needs robust accuracies: pass --ra or --measure-ra")
-    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
-    images = load_into_memory(data, desc="loading images")[0].float().div_(255)
+    data, images, _ = load_images(args)
     results = []
     for i, spec in enumerate(specs):
         name, _, weights = spec.partition(":")
@@ -76,10 +73,5 @@ def run(args: argparse.Namespace) -> int:
         meta["robust_accuracy"] = f"PGD-10 Linf eps={args.eps:.6g}, no defense, same images"
     out = {**results[0], "data": meta} if not args.compare else {"models": results, "data": meta}
     out["environment"] = environment(args.device)
-    if args.out:
-        atomic_write_json(args.out, out)
-        print(f"results written to {args.out}")
-    if args.plot:
-        plot_aliasing_vs_robustness(results, args.plot)
-        print(f"plot written to {args.plot}")
+    write_outputs(args, out, lambda _, path: plot_aliasing_vs_robustness(results, path))
     return 0

@@ -44,5 +44,48 @@ def add_classifier_args(p: argparse.ArgumentParser) -> None:
                    help="checkpoint path or weights tag; 'none' for random init (default: %(default)s)")
 
 
+def add_crafting_args(p: argparse.ArgumentParser, attack_help: str) -> None:
+    """--attack, --eps, --batch-size, --device: for commands that craft adversarial examples on a classifier."""
+    p.add_argument("--attack", default="pgd", help=attack_help)
+    p.add_argument("--eps", type=fraction, default=8 / 255, help="Linf budget (default: 8/255)")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--device", default="cpu")
+
+
 def weights_arg(value: str | None) -> str | None:
     return None if value in (None, "", "none") else value
+
+
+def load_images(args: argparse.Namespace):
+    """The images the data arguments select, decoded once: ``(dataset, float (N, 3, H, W) in [0, 1], labels (N,))``."""
+    from irad.data import load_into_memory
+    from irad.evaluation.experiment import load_eval_data
+
+    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
+    x, y = load_into_memory(data, desc="loading images")
+    return data, x.float().div_(255), y
+
+
+def adversarial_examples(args: argparse.Namespace, model, x, y):
+    """``args.attack`` (Linf or ``args.norm``, ``args.eps``) on ``model`` over ``x``, ``y`` in batches of
+    ``args.batch_size`` on ``args.device``, with a progress bar; returned on the CPU."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from irad.attacks import create_attack
+
+    attack = create_attack(args.attack, model, getattr(args, "norm", "Linf"), args.eps)
+    batches = list(zip(x.split(args.batch_size), y.split(args.batch_size)))
+    return torch.cat([attack(xb.to(args.device), yb.to(args.device)).cpu() for xb, yb in tqdm(batches, desc=args.attack)])
+
+
+def write_outputs(args: argparse.Namespace, result: dict, plot) -> None:
+    """``result`` to ``--out`` (atomically) and ``plot(result, path)`` to ``--plot``, each when given."""
+    from irad.utils.checkpoint import atomic_write_json
+
+    if args.out:
+        atomic_write_json(args.out, result)
+        print(f"results written to {args.out}")
+    if args.plot:
+        plot(result, args.plot)
+        print(f"plot written to {args.plot}")

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 
 import torch
-from tqdm.auto import tqdm
 
 from irad.analysis.plots import plot_table_search
-from irad.attacks import create_attack
-from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
-from irad.data import load_into_memory
+from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples, load_images,
+                             positive_int, weights_arg)
 from irad.errors import IradError
-from irad.evaluation.experiment import load_eval_data
 from irad.models import create_classifier
 from irad.training.jpeg_table import search_table
 
@@ -26,21 +23,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_classifier_args(p)
     p.add_argument("--n-adv", type=positive_int, default=200,
                    help="adversarial examples, from the first correctly classified images (default: %(default)s)")
-    p.add_argument("--attack", default="pgd")
-    p.add_argument("--eps", type=fraction, default=8 / 255)
+    add_crafting_args(p, "attack spec crafting the adversarial examples (default: pgd)")
     p.add_argument("--qs-of", type=float, default=16.0, help="fine step, 16 * 255 * eps_design (default: 16)")
     p.add_argument("--max-drop", type=float, default=1.0, help="allowed benign-accuracy drop, points (default: 1)")
-    p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--device", default="cpu")
     p.add_argument("--out", required=True, help="result JSON (grid + choice; reused to resume)")
     p.add_argument("--plot", default=None, help="heat map of the grid")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
-    x, y = load_into_memory(data, desc="loading images")
-    x = x.float().div_(255)
+    _, x, y = load_images(args)
     model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
     with torch.no_grad():
         correct = torch.cat([model(xb.to(args.device)).argmax(1).cpu() == yb
@@ -48,9 +40,7 @@ def run(args: argparse.Namespace) -> int:
     pick = correct.nonzero()[:, 0][: args.n_adv]
     if len(pick) == 0:
         raise IradError("the classifier gets none of the images right: nothing to attack")
-    attack = create_attack(args.attack, model, "Linf", args.eps)
-    adv = torch.cat([attack(xb.to(args.device), yb.to(args.device)).cpu() for xb, yb in
-                     tqdm(list(zip(x[pick].split(args.batch_size), y[pick].split(args.batch_size))), desc=args.attack)])
+    adv = adversarial_examples(args, model, x[pick], y[pick])
     result = search_table(model, x, y, adv, y[pick], args.qs_of, args.max_drop, out=args.out)
     c = result["choice"]
     print(f"benign accuracy without compression: {result['base_benign_acc']:.2f}% (n={len(x)}); "
