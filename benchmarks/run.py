@@ -27,6 +27,7 @@ WORK = "benchmarks/work"  # models the benchmarks train for themselves (git-igno
 TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
 DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
+VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet20", "--weights", "irad-cifar10"]
 
 SECTIONS: dict[str, dict] = {
     "table1": {
@@ -162,6 +163,32 @@ SECTIONS: dict[str, dict] = {
         "args": lambda: [*VICTIM, "--defense", "none", "--defense", chosen_deflection(),
                          "--defense", f"ens-10({chosen_deflection()})", "--attack", "pgd", "--eps", "8/255", "--n", "200"],
     },
+    "nn-jpeg": {
+        "title": "NN-favoured JPEG: two-band table, noisy-trained ensemble (oblivious, BPDA, adaptive)",
+        "what": "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim the built-in ResNet-20 (the ensemble's M). The "
+                "two-band table is searched on test images 101-200 of each class (`--offset 1000`: disjoint), PGD-10 "
+                "at 8/255, benign drop < 1 point. The ensemble {M, M90, M70, M50, M30} comes from the cpu preset of "
+                "`irad train jpeg-ensemble` (one epoch on 10,000 images per quality, chained 90 -> 70 -> 50 -> 30). "
+                "Oblivious: FGSM, BIM-10, DeepFool, CW-L2 (projected onto the ball); bpda: every compression is the "
+                "identity in the backward pass; adaptive: through a soft-rounding JPEG (round(x) + (x - round(x))^3).",
+        "prepare": [
+            ["irad", "jpeg-search", *VICTIM20, "--offset", "1000", "--n", "1000", "--n-adv", "200", "--attack", "pgd",
+             "--eps", "8/255", "--out", "benchmarks/results/jpeg-search.json", "--plot", "benchmarks/results/jpeg-search.png"],
+            ["irad", "train", "jpeg-ensemble", "--preset", "cpu", "--data-root", f"{SHARED}/data",
+             "--out", f"{WORK}/jpeg-ensemble"],
+            ["irad", "analyze", "dct", *VICTIM20, "--n", "1000", "--attack", "pgd", "--eps", "8/255",
+             "--out", "benchmarks/results/dct-analysis.json", "--plot", "benchmarks/results/dct-analysis.png"],
+        ],
+        "runs": {f"{scenario}-{eps.split('/')[0]}": ["--scenario", scenario, "--eps", eps, *attacks]
+                 for eps in ("2/255", "4/255", "8/255")
+                 for scenario, attacks in (("oblivious", ["--attack", "fgsm", "--attack", "bim", "--attack", "deepfool",
+                                                          "--attack", "cw"]),
+                                           ("bpda", ["--attack", "pgd"]), ("adaptive", ["--attack", "pgd"]))},
+        "args": lambda: [*VICTIM20, "--defense", "none", "--defense", "jpeg:quality=75", "--defense", searched_jpeg(),
+                         "--defense", f"jpeg-ensemble:weights={WORK}/jpeg-ensemble", "--n", "1000",
+                         "--adv-cache", f"{WORK}/adv-resnet20-n1000"],
+        "extra": lambda: jpeg_extra(),
+    },
     "deflection-imagenet": {
         "title": "Pixel deflection on ImageNet-size images",
         "what": "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to "
@@ -226,6 +253,39 @@ def chosen_deflection() -> str:
     return max(rows, key=lambda r: r["avg"])["defense"]
 
 
+def searched_jpeg() -> str:
+    """The dct-jpeg spec chosen by the nn-jpeg section's table search."""
+    path = RESULTS / "jpeg-search.json"
+    if not path.exists():
+        raise SystemExit("run `python benchmarks/run.py --only nn-jpeg` (its prepare step searches the table)")
+    c = json.loads(path.read_text())["choice"]
+    return f"dct-jpeg:k={c['k']},qs_af={c['qs_af']}"
+
+
+def jpeg_extra() -> list[str]:
+    """The search's choice, the DCT analysis figure and each model's accuracy per JPEG quality (Figure 6)."""
+    lines = []
+    search = RESULTS / "jpeg-search.json"
+    if search.exists():
+        d = json.loads(search.read_text())
+        c = d["choice"]
+        lines += [f"Table search: benign accuracy {d['base_benign_acc']:.1f}% uncompressed; chosen k={c['k']}, "
+                  f"QS_AF={c['qs_af']} (QS_OF={d['settings']['qs_of']:g}): benign {c['benign_acc']:.1f}%, adversarial "
+                  f"{c['adv_acc']:.1f}% (n={d['settings']['n_benign']} / {d['settings']['n_adv']}).", "",
+                  "![table search](benchmarks/results/jpeg-search.png)", "",
+                  "![DCT statistics](benchmarks/results/dct-analysis.png)", ""]
+    quality = ROOT / WORK / "jpeg-ensemble" / "quality_accuracy.json"
+    if quality.exists():
+        d = json.loads(quality.read_text())
+        cols = list(next(iter(d["accuracy"].values())))
+        lines += [f"Clean accuracy (%) of each model on test images compressed at each quality (n={d['n']}; the "
+                  "seed's Figure 6):", "", "| model | " + " | ".join(f"Q{c}" for c in cols) + " |",
+                  "|" + "---|" * (len(cols) + 1),
+                  *[f"| {m} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |" for m, row in d["accuracy"].items()],
+                  ""]
+    return lines
+
+
 def deflection_rows() -> list[str]:
     pd = chosen_deflection()
     bare = pd + ",denoiser=none"
@@ -237,11 +297,14 @@ def deflection_rows() -> list[str]:
 
 
 def _runs(name: str, sec: dict) -> list[tuple[Path, list[str]]]:
+    """(result file, command) per run: ``runs`` is a list of extra arguments (file suffix: the last one) or a dict
+    suffix -> extra arguments."""
     extra = sec.get("runs", [[]])
+    named = extra if isinstance(extra, dict) else {(e[-1] if len(extra) > 1 else ""): e for e in extra}
     args = sec["args"]() if callable(sec["args"]) else sec["args"]
     out = []
-    for i, e in enumerate(extra):
-        path = RESULTS / (f"{name}.json" if len(extra) == 1 else f"{name}-{e[-1]}.json")
+    for suffix, e in named.items():
+        path = RESULTS / (f"{name}-{suffix}.json" if suffix else f"{name}.json")
         out.append((path, ["irad", "eval", *args, *e, "--out", str(path.relative_to(ROOT))]))
     return out
 
@@ -274,9 +337,10 @@ def render() -> str:
              "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named. "
              "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]
     for name, sec in SECTIONS.items():
-        if callable(sec["args"]) and not (RESULTS / "deflection-search.json").exists():
+        try:
+            runs = [(p, c) for p, c in _runs(name, sec) if p.exists()]
+        except SystemExit:  # a section whose arguments come from another section's results, not run yet
             continue
-        runs = [(p, c) for p, c in _runs(name, sec) if p.exists()]
         missing = sec.get("requires", lambda: None)()
         if missing and not runs:
             parts += [f"## {sec['title']}", "", sec["what"], "", f"Not run: {missing}", ""]
@@ -298,6 +362,8 @@ def render() -> str:
             notes = sorted({n for r in rows for n in r.notes})
             if notes:
                 parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
+        if sec.get("extra"):
+            parts += sec["extra"]()
         if sec.get("comment"):
             parts += [sec["comment"], ""]
     parts += render_scripts()
