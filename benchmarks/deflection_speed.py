@@ -1,7 +1,7 @@
 """Pixel deflection + BayesShrink throughput: irad's batched defense vs the reference algorithm (a per-pixel Python
 loop over each image, then scikit-image's denoise_wavelet per image), same settings, in the same run.
 
-    python benchmarks/deflection_speed.py [--repeats 3]
+    python benchmarks/deflection_speed.py [--repeats 5]
 
 Writes benchmarks/results/deflection_speed.json (rendered into BENCHMARKS.md by benchmarks/run.py). Both sides use
 the reference code's per-channel deflection; inputs are random images (speed does not depend on content).
@@ -68,7 +68,7 @@ def best(fn, repeats: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
     torch.manual_seed(0)
     random.seed(0)
