@@ -64,3 +64,18 @@ def tiny_implicit_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("implicit") / "tiny"
     ImplicitResampler(ImplicitConfig(n_resblocks=1, n_feats=8, hidden=[32, 32], samplenet_hidden=[16, 16])).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ddpm_dir(tmp_path_factory) -> Path:
+    """A randomly initialised tiny DDPM (diffusers UNet + 1000-step scheduler) in the layout diffpure loads."""
+    from diffusers import DDPMScheduler
+
+    from irad.training.ddpm import DDPMTrainConfig, build_unet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("ddpm")
+    build_unet(DDPMTrainConfig(channels=[8, 16], layers_per_block=1, attention=False), 32).save_pretrained(
+        path / "unet", safe_serialization=True)
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(path / "scheduler")
+    return path

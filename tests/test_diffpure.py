@@ -4,39 +4,27 @@ from __future__ import annotations
 
 import pytest
 import torch
-from diffusers import DDPMScheduler
-
 from irad.defenses import create_defense
 from irad.defenses.base import Chain
 from irad.defenses.diffpure import diffuse_and_denoise, load_ddpm
 from irad.errors import IradError
-from irad.training.ddpm import DDPMTrainConfig, build_unet, train_ddpm
+from irad.training.ddpm import DDPMTrainConfig, train_ddpm
 
 
-@pytest.fixture(scope="module")
-def ddpm_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("ddpm")
-    build_unet(DDPMTrainConfig(channels=[8, 16], layers_per_block=1, attention=False), 32).save_pretrained(
-        path / "unet", safe_serialization=True)
-    DDPMScheduler(num_train_timesteps=1000).save_pretrained(path / "scheduler")
-    return path
-
-
-def test_shapes_range_seed_and_identity_at_t0(ddpm_dir, samples):
+def test_shapes_range_seed_and_identity_at_t0(tiny_ddpm_dir, samples):
     x = samples[0][:3]
-    seeded = create_defense(f"diffpure:weights={ddpm_dir},t=4,seed=3")
+    seeded = create_defense(f"diffpure:weights={tiny_ddpm_dir},t=4,seed=3")
     y = seeded(x)
     assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
     assert torch.equal(y, seeded(x)) and not seeded.randomized
-    assert not torch.equal(y, create_defense(f"diffpure:weights={ddpm_dir},t=4,seed=4")(x))
-    free = create_defense(f"diffpure:weights={ddpm_dir},t=4")
+    assert not torch.equal(y, create_defense(f"diffpure:weights={tiny_ddpm_dir},t=4,seed=4")(x))
+    free = create_defense(f"diffpure:weights={tiny_ddpm_dir},t=4")
     assert free.randomized and free.differentiable and not torch.equal(free(x), free(x))
-    assert torch.equal(create_defense(f"diffpure:weights={ddpm_dir},t=0")(x), x)
+    assert torch.equal(create_defense(f"diffpure:weights={tiny_ddpm_dir},t=0")(x), x)
 
 
-def test_forward_diffusion_uses_the_schedules_noise_level(ddpm_dir):
-    unet, scheduler = load_ddpm(ddpm_dir)
+def test_forward_diffusion_uses_the_schedules_noise_level(tiny_ddpm_dir):
+    unet, scheduler = load_ddpm(tiny_ddpm_dir)
     x = torch.full((2000, 3, 2, 2), 0.75)
     # one step: the noising draws x_1 ~ N(sqrt(abar_1) (2x - 1), 1 - abar_1); with a UNet predicting zero noise the
     # reverse step from t=1 returns its x0 estimate x_1 / sqrt(abar_1) (clipped to [-1, 1]) exactly
@@ -48,11 +36,11 @@ def test_forward_diffusion_uses_the_schedules_noise_level(ddpm_dir):
     assert float(spread) == pytest.approx(float((1 - a1).sqrt()), rel=0.05)
 
 
-def test_gradients_flow_and_checkpointing_gives_the_same_gradient(ddpm_dir, samples):
+def test_gradients_flow_and_checkpointing_gives_the_same_gradient(tiny_ddpm_dir, samples):
     x = samples[0][:2]
     grads = []
     for ckpt in ("false", "true"):
-        d = create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=0,checkpoint={ckpt}")
+        d = create_defense(f"diffpure:weights={tiny_ddpm_dir},t=3,seed=0,checkpoint={ckpt}")
         xg = x.clone().requires_grad_(True)
         d(xg).square().sum().backward()
         grads.append(xg.grad)
@@ -60,12 +48,12 @@ def test_gradients_flow_and_checkpointing_gives_the_same_gradient(ddpm_dir, samp
     torch.testing.assert_close(grads[0], grads[1])
 
 
-def test_chain_specs_compose(ddpm_dir, samples, tiny_implicit_dir):
+def test_chain_specs_compose(tiny_ddpm_dir, samples, tiny_implicit_dir):
     x = samples[0][:2]
-    chain = create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=1+median")
-    manual = create_defense("median")(create_defense(f"diffpure:weights={ddpm_dir},t=3,seed=1")(x))
+    chain = create_defense(f"diffpure:weights={tiny_ddpm_dir},t=3,seed=1+median")
+    manual = create_defense("median")(create_defense(f"diffpure:weights={tiny_ddpm_dir},t=3,seed=1")(x))
     torch.testing.assert_close(chain(x), manual)
-    combo = create_defense(f"diffpure-irad:weights={ddpm_dir},t=2,irad={tiny_implicit_dir}")
+    combo = create_defense(f"diffpure-irad:weights={tiny_ddpm_dir},t=2,irad={tiny_implicit_dir}")
     assert isinstance(combo, Chain) and combo.randomized and combo.differentiable
     assert combo(x).shape == x.shape
 
