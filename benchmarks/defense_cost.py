@@ -32,6 +32,9 @@ DEFENSES = [
     "implicit:sampler=si",
     "jpeg:quality=75",
     "median:size=3",
+    "pixel-deflection:deflections=10,window=1",
+    "wavelet",
+    "dct-jpeg",
 ]
 
 
