@@ -62,7 +62,8 @@ def train_jpeg_ensemble(cfg: JpegEnsembleTrainConfig, out_dir: str | Path, devic
                                     noisy_jpeg=q)
         train_classifier(run, out / f"M{q}", device, progress)
         previous = weights[q] = str((out / f"M{q}" / "model.safetensors").resolve())
-    members = [{"quality": None, "weights": cfg.weights}]
+    m_weights = str(Path(cfg.weights).resolve()) if Path(cfg.weights).exists() else cfg.weights  # a path or a tag
+    members = [{"quality": None, "weights": m_weights}]
     members += [{"quality": q, "weights": f"M{q}/model.safetensors"} for q in cfg.members]
     atomic_write_json(out / "ensemble.json", {"classifier": cfg.classifier, "members": members,
                                               "training": config_dict(cfg)})
