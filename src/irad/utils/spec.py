@@ -12,7 +12,7 @@ from irad.errors import IradError
 
 
 def parse_value(text: str) -> object:
-    """``"true"`` -> True, ``"3"`` -> 3, ``"1.5"`` -> 1.5, ``"8/255"`` -> 0.0313..., anything else stays a string."""
+    """``"true"`` -> True, ``"3"`` -> 3, ``"1.5"`` -> 1.5, ``"8/255"`` -> 0.0313..., ``"0.5/255"``, anything else stays a string."""
     low = text.strip().lower()
     if low in ("true", "yes", "on"):
         return True
@@ -23,9 +23,10 @@ def parse_value(text: str) -> object:
             return conv(low)
         except ValueError:
             pass
-    if "/" in low:
+    num, slash, den = low.partition("/")
+    if slash:
         try:
-            return float(Fraction(low))
+            return float(Fraction(num) / Fraction(den))  # also decimal numerators: 0.5/255
         except (ValueError, ZeroDivisionError):
             pass
     return text.strip()
