@@ -71,3 +71,13 @@ def test_ensemble_runs_in_irad_eval_under_every_scenario(ensemble_dir, tmp_path)
 def test_missing_ensemble_names_the_command(tmp_path):
     with pytest.raises(IradError, match="irad train jpeg-ensemble"):
         create_defense(f"jpeg-ensemble:weights={tmp_path}")
+
+
+def test_builtin_ensemble_starts_from_the_builtin_resnet20_and_keeps_its_accuracy(samples):
+    ens = create_defense("jpeg-ensemble")  # the packaged members (float16 on disk)
+    assert ens.qualities == [None, 90, 70, 50, 30]
+    m = create_classifier("resnet20", "irad-cifar10").eval()
+    assert all(torch.equal(a, b) for a, b in zip(ens.members[0].state_dict().values(), m.state_dict().values()))
+    assert all(p.dtype == torch.float32 for p in ens.parameters())
+    x, y = samples
+    assert (ens.predict(m, x) == y).float().mean() >= 0.8  # 20 lossless foolbox CIFAR-10 samples

@@ -24,6 +24,7 @@ DEMO_DEFENSES = [
     "jpeg:quality=75",
     "randomization",
     "median:size=3",
+    "jpeg-ensemble",
 ]
 
 
@@ -84,11 +85,19 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
     model = create_classifier(cfg.classifier, cfg.weights).to(cfg.device)
     torch.manual_seed(cfg.seed)
     x_adv = create_attack("pgd", model, cfg.norm, cfg.eps)(x, y)
-    columns = [("clean", x), ("adversarial", x_adv)]
     with torch.no_grad():
-        columns += [(spec.split(":")[0] + ("\n" + spec.split(":")[1] if ":" in spec else ""), create_defense(spec)(x_adv))
-                    for spec in cfg.defenses if spec != "none"]
-        preds = [model(img).argmax(1) for _, img in columns]
+        columns, preds = [("clean", x), ("adversarial", x_adv)], [model(x).argmax(1), model(x_adv).argmax(1)]
+        for spec in cfg.defenses:
+            if spec == "none":
+                continue
+            defense = create_defense(spec).to(cfg.device)
+            title = spec.split(":")[0] + ("\n" + spec.split(":")[1] if ":" in spec else "")
+            if getattr(defense, "defended_classifier", False):  # changes the model: show its input, its prediction
+                columns.append((title + "\n(own models)", x_adv))
+                preds.append(defense.predict(model, x_adv))
+            else:
+                columns.append((title, defense(x_adv)))
+                preds.append(model(columns[-1][1]).argmax(1))
     fig, axes = plt.subplots(count, len(columns), figsize=(1.6 * len(columns), 1.7 * count), squeeze=False)
     for c, ((title, imgs), pred) in enumerate(zip(columns, preds)):
         for r in range(count):

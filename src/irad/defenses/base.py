@@ -80,7 +80,8 @@ def apply_validated(defense: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def straight_through(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Value of ``y``, gradient of the identity w.r.t. ``x`` (BPDA with g(x) = x)."""
+    """Value of ``y``, gradient of ``x``: BPDA with g the identity when ``x`` is the input, or with a differentiable
+    approximation g when ``x`` = g(input)."""
     return x + (y - x).detach()
 
 

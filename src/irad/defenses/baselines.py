@@ -10,7 +10,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from irad.data.images import to_uint8
-from irad.defenses.base import Defense, RandomizedDefense, straight_through
+from irad.defenses.base import Defense, RandomizedDefense
+from irad.defenses.dct_jpeg import jpeg_quality, soft_gradient, soft_round
 from irad.defenses.registry import register_defense
 
 
@@ -38,8 +39,9 @@ class BitDepth(Defense):
 class Jpeg(Defense):
     """JPEG compression with the real codec (Pillow) at ``quality`` (1-95); the output is the decoded image.
 
-    Not differentiable: the codec runs outside autograd, so ``forward`` passes the gradient straight through
-    (identity, i.e. BPDA). ``subsampling``: -1 keeps Pillow's default (4:2:0), else 0 (4:4:4), 1 (4:2:2), 2 (4:2:0).
+    Not differentiable: the codec runs outside autograd; the gradient is that of baseline JPEG in torch at the same
+    quality with soft rounding (Shin & Song 2017; 4:2:0 unless ``subsampling`` is 0). ``subsampling``: -1 keeps
+    Pillow's default (4:2:0), else 0 (4:4:4), 1 (4:2:2), 2 (4:2:0).
     """
 
     differentiable = False
@@ -61,7 +63,7 @@ class Jpeg(Defense):
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.stack([self._codec(img) for img in x]).to(device=x.device, dtype=x.dtype)
-        return straight_through(x, y)
+        return soft_gradient(x, y, lambda v: jpeg_quality(v, self.quality, soft_round, self.subsampling != 0))
 
 
 @register_defense("randomization")

@@ -123,10 +123,19 @@ def jpeg_ycbcr(x: torch.Tensor, luma: torch.Tensor, chroma: torch.Tensor, subsam
     return rounding(rgb).clamp(0, 255) / 255
 
 
-def jpeg_quality(x: torch.Tensor, quality: int, rounding: Rounding = torch.round) -> torch.Tensor:
-    """Baseline JPEG at ``quality`` (Annex K tables, YCbCr 4:2:0) of ``x`` ``(N, 3, H, W)`` in [0, 1]."""
+def jpeg_quality(x: torch.Tensor, quality: int, rounding: Rounding = torch.round, subsample: bool = True) -> torch.Tensor:
+    """Baseline JPEG at ``quality`` (Annex K tables, YCbCr, 4:2:0 unless ``subsample`` is False) of ``x``
+    ``(N, 3, H, W)`` in [0, 1]."""
     return jpeg_ycbcr(x, quality_table(LUMA_TABLE, quality).to(x), quality_table(CHROMA_TABLE, quality).to(x),
-                      rounding=rounding)
+                      subsample, rounding)
+
+
+def soft_gradient(x: torch.Tensor, y: torch.Tensor, soft: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """``y``, the exact compression of ``x``, carrying the gradient of ``soft(x)`` (the same compression with
+    :func:`soft_round`) when autograd asks for one: the adaptive attacker's view of a JPEG (Shin & Song 2017)."""
+    if not (torch.is_grad_enabled() and x.requires_grad):
+        return y
+    return straight_through(soft(x), y)
 
 
 @register_defense("dct-jpeg")
@@ -135,7 +144,7 @@ class DCTJpeg(Defense):
     ``k`` zigzag diagonals, ``qs_af`` on the rest; ``table=standard``: the Annex K tables at ``quality``.
     ``colour``: rgb (default) or ycbcr (4:2:0, JFIF conversion, luma/chroma tables as baseline JPEG).
 
-    Not differentiable (rounding); the gradient passes straight through (BPDA-style), deterministic.
+    Not differentiable (rounding): the gradient is that of the same pipeline with :func:`soft_round`; deterministic.
     """
 
     differentiable = False
@@ -157,10 +166,12 @@ class DCTJpeg(Defense):
         self.register_buffer("luma", luma.float())
         self.register_buffer("chroma", chroma.float())
 
+    def _compress(self, x: torch.Tensor, rounding: Rounding = torch.round) -> torch.Tensor:
+        if self.colour == "rgb":
+            return jpeg_rgb(x, self.luma, rounding)
+        return jpeg_ycbcr(x, self.luma.to(x), self.chroma.to(x), rounding=rounding)
+
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            if self.colour == "rgb":
-                y = jpeg_rgb(x, self.luma)
-            else:
-                y = jpeg_ycbcr(x, self.luma.to(x), self.chroma.to(x))
-        return straight_through(x, y)
+            y = self._compress(x)
+        return soft_gradient(x, y, lambda v: self._compress(v, soft_round))

@@ -8,7 +8,6 @@ All share one :class:`ImplicitResampling` defense over an :class:`~irad.models.i
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 import torch
@@ -16,9 +15,9 @@ import torch
 from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import register_defense
 from irad.defenses.resample import RECONS, resample, sampler_offsets
-from irad.errors import IradError
 from irad.models.implicit import ImplicitResampler
 from irad.models.implicit.query import pixels_to_coord_offsets
+from irad.models.registry import packaged_weights
 
 SAMPLERS = ("samplenet", "none", "si", "sv")
 BUILTIN = "irad_cifar10"
@@ -27,12 +26,8 @@ BUILTIN = "irad_cifar10"
 def resolve_weights(weights: str | os.PathLike) -> Path:
     """``builtin`` -> the weights shipped in the package; anything else is a path."""
     if str(weights) == "builtin":
-        path = Path(str(resources.files("irad.models") / "weights" / BUILTIN))
-        if not (path / "model.safetensors").is_file():
-            raise IradError("this installation of irad ships no built-in IRAD weights yet; train them with "
-                            "`irad train implicit` / `irad train samplenet`, or convert the released ones with "
-                            "`irad convert official`, and pass weights=DIR")
-        return path
+        return packaged_weights(BUILTIN, "train them with `irad train implicit` / `irad train samplenet`, or convert "
+                                         "the released ones with `irad convert official`, and pass weights=DIR")
     return Path(weights)
 
 

@@ -10,15 +10,18 @@ import torch
 from torch import nn
 
 from irad.defenses.base import DefendedClassifier, straight_through
-from irad.defenses.dct_jpeg import jpeg_quality, soft_round
+from irad.defenses.dct_jpeg import jpeg_quality, soft_gradient, soft_round
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
 from irad.models import create_classifier
+from irad.models.registry import packaged_weights
+
+BUILTIN = "jpeg_ensemble_cifar10"
 
 
 class _EnsembleLogits(nn.Module):
-    """log(mean softmax) of the members; ``mode``: exact compression, ``bpda`` (identity backward through the
-    compression) or ``soft`` (differentiable rounding in forward and backward)."""
+    """log(mean softmax) of the members on their exactly compressed inputs; the gradient through each compression
+    is the identity (``mode`` identity) or that of a soft-rounding JPEG (``soft``)."""
 
     def __init__(self, owner: "JpegEnsemble", mode: str):
         super().__init__()
@@ -29,38 +32,40 @@ class _EnsembleLogits(nn.Module):
         for quality, model in zip(self.owner[0].qualities, self.owner[0].members):
             if quality is None:
                 xq = x
-            elif self.mode == "soft":
-                xq = jpeg_quality(x, quality, soft_round)
             else:
                 with torch.no_grad():
                     compressed = jpeg_quality(x, quality)
-                xq = straight_through(x, compressed)
+                xq = (soft_gradient(x, compressed, lambda v, q=quality: jpeg_quality(v, q, soft_round))
+                      if self.mode == "soft" else straight_through(x, compressed))
             probs.append(model(xq).softmax(1))
         return torch.stack(probs).mean(0).clamp_min(1e-12).log()
 
 
 @register_defense("jpeg-ensemble")
 class JpegEnsemble(DefendedClassifier):
-    """Defended classifier: the members of ``irad train jpeg-ensemble`` (``weights=DIR`` with ensemble.json), each on
+    """Defended classifier: the members of ``irad train jpeg-ensemble`` (``weights=DIR`` with ensemble.json; default
+    ``builtin``: the CIFAR-10 ensemble shipped with irad, fine-tuned from ``resnet20`` ``irad-cifar10``), each on
     baseline JPEG at its quality (M uncompressed); predicts the class of the highest mean softmax. Attacks: bpda
     replaces each compression by the identity in the backward pass; adaptive differentiates a soft-rounding JPEG."""
 
-    def __init__(self, weights: str = ""):
+    def __init__(self, weights: str = "builtin"):
         super().__init__()
-        path = Path(weights) / "ensemble.json"
-        if not weights or not path.is_file():
+        folder = packaged_weights(BUILTIN, "train an ensemble with `irad train jpeg-ensemble --out DIR` and pass "
+                                           "weights=DIR") if weights == "builtin" else Path(weights)
+        path = folder / "ensemble.json"
+        if not path.is_file():
             raise IradError(f"jpeg-ensemble needs weights=DIR containing ensemble.json (from `irad train jpeg-ensemble "
-                            f"--out DIR`); {path if weights else 'no weights given'}")
+                            f"--out DIR`); {path} does not exist")
         spec = json.loads(path.read_text())
-        resolve = lambda w: str(Path(weights) / w) if (Path(weights) / w).exists() else w  # noqa: E731 (tag or path)
+        resolve = lambda w: str(folder / w) if (folder / w).exists() else w  # noqa: E731 (a path or a tag)
         self.qualities = [m["quality"] for m in spec["members"]]
         self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"])).eval()
                                      for m in spec["members"])
         self.requires_grad_(False)
 
     def attack_model(self, scenario: str) -> nn.Module:
-        return _EnsembleLogits(self, "soft" if scenario == "adaptive" else "bpda")
+        return _EnsembleLogits(self, "soft" if scenario == "adaptive" else "identity")
 
     @torch.no_grad()
     def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return _EnsembleLogits(self, "exact")(x).argmax(1)
+        return _EnsembleLogits(self, "identity")(x).argmax(1)  # no gradient here: the mode does not matter

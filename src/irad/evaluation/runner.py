@@ -114,7 +114,7 @@ def evaluate(
 def _notes(defense: nn.Module, scenario: str, tally: _Tally) -> list[str]:
     notes = list(tally.flags)
     if scenario == "adaptive" and not getattr(defense, "differentiable", True):
-        notes.append("defense-declared-non-differentiable: adaptive gradient is the defense's own (straight-through or zero)")
+        notes.append("defense-declared-non-differentiable: adaptive gradient is the defense's own (straight-through, a soft surrogate, or zero)")
     return notes
 
 

@@ -80,13 +80,18 @@ def create_classifier(name: str, weights: str | os.PathLike | None = None, num_c
     return NormalizedClassifier(net, info.mean, info.std).eval()
 
 
+def packaged_weights(name: str, hint: str = "") -> Path:
+    """Path of file or folder ``name`` among the weights shipped inside the package; a clear error if absent."""
+    path = Path(str(resources.files("irad.models") / "weights" / name))
+    if not path.exists():
+        raise IradError(f"packaged weights {name} are missing from this installation of irad" + (f"; {hint}" if hint else ""))
+    return path
+
+
 def _load_tagged(net: nn.Module, info: ClassifierInfo, tag: str) -> None:
     kind, _, ref = info.weights[tag].partition(":")
     if kind == "package":
-        path = resources.files("irad.models") / "weights" / ref
-        if not path.is_file():
-            raise IradError(f"packaged weights {ref} are missing from this installation of irad")
-        load_module_weights(net, Path(str(path)), what=f"classifier {info.name!r}")
+        load_module_weights(net, packaged_weights(ref), what=f"classifier {info.name!r}")
     elif kind == "url":
         import torch.hub
 
