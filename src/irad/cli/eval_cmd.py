@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume)")
+    p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume: rows already "
+                                               "in it are kept, so delete it to recompute them after changing code)")
     p.add_argument("--adv-cache", default=None, metavar="DIR",
                    help="oblivious scenario: store adversarial examples per batch in DIR and reuse them in later runs "
                         "(adding a defense, resuming an interrupted attack)")

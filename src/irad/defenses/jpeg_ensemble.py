@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from irad.defenses.base import DefendedClassifier, straight_through
-from irad.defenses.dct_jpeg import jpeg_quality, soft_gradient, soft_round
+from irad.defenses.dct_jpeg import jpeg_quality, soft_round
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
 from irad.models import create_classifier
@@ -20,8 +20,9 @@ BUILTIN = "jpeg_ensemble_cifar10"
 
 
 class _EnsembleLogits(nn.Module):
-    """log(mean softmax) of the members on their exactly compressed inputs; the gradient through each compression
-    is the identity (``mode`` identity) or that of a soft-rounding JPEG (``soft``)."""
+    """log(mean softmax) of the members. ``mode`` identity: exact compression, identity backward (BPDA); soft: a
+    soft-rounding JPEG in the forward and backward passes (in the nn-jpeg benchmark this attacks harder than the
+    exact forward with the soft gradient: 9.7% vs 13.1% RA at 4/255)."""
 
     def __init__(self, owner: "JpegEnsemble", mode: str):
         super().__init__()
@@ -32,11 +33,12 @@ class _EnsembleLogits(nn.Module):
         for quality, model in zip(self.owner[0].qualities, self.owner[0].members):
             if quality is None:
                 xq = x
+            elif self.mode == "soft":
+                xq = jpeg_quality(x, quality, soft_round)
             else:
                 with torch.no_grad():
                     compressed = jpeg_quality(x, quality)
-                xq = (soft_gradient(x, compressed, lambda v, q=quality: jpeg_quality(v, q, soft_round))
-                      if self.mode == "soft" else straight_through(x, compressed))
+                xq = straight_through(x, compressed)
             probs.append(model(xq).softmax(1))
         return torch.stack(probs).mean(0).clamp_min(1e-12).log()
 
