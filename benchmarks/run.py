@@ -402,6 +402,13 @@ def run_section(name: str) -> None:
         subprocess.run(cmd, cwd=ROOT, check=True)
 
 
+def _short_commit(commit: str | None) -> str:
+    """``abc1234567`` or ``abc1234567, modified`` (the run's source differed from that commit)."""
+    if not commit:
+        return "uncommitted"
+    return commit[:10] + (", modified" if commit.endswith("+modified") else "")
+
+
 def render() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from irad.evaluation.results import ResultRow, format_markdown
@@ -432,7 +439,7 @@ def render() -> str:
             parts += ["```", shlex.join(cmd), "```", "",
                       f"Machine: {env.get('processor')}, {env.get('cpu_count')} CPUs, {env.get('torch_threads')} torch threads, "
                       f"device {env.get('device')}{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env.get('torch')}; "
-                      f"irad {env.get('irad')} ({env.get('git_commit', 'uncommitted')[:10]}).", "",
+                      f"irad {env.get('irad')} ({_short_commit(env.get('git_commit'))}).", "",
                       format_markdown(rows), ""]
             notes = sorted({n for r in rows for n in r.notes})
             if notes:

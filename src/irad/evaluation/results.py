@@ -70,11 +70,14 @@ def _version() -> str:
     return __version__
 
 
-def _git_commit() -> str | None:
+def _git_commit(root: Path = Path(__file__).resolve().parents[3]) -> str | None:
+    """HEAD of the source checkout irad runs from, with ``+modified`` if its tracked source files differ from it."""
     try:
-        root = Path(__file__).resolve().parents[3]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None if out.returncode == 0 else None
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if head.returncode != 0 or not head.stdout.strip():
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src"], timeout=5).returncode
+        return head.stdout.strip() + ("+modified" if dirty == 1 else "")
     except (OSError, subprocess.SubprocessError):
         return None
 
