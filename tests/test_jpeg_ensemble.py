@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
 from irad.defenses import create_defense
 from irad.defenses.dct_jpeg import jpeg_quality
@@ -32,6 +33,8 @@ def ensemble_dir(tmp_path_factory, shared_data):
     assert sorted(set(seen)) == [50, 90]  # each model's noisy term compressed at its own quality
     assert [m["quality"] for m in result["members"]] == [None, 50]
     assert set(result["accuracy"]) == {"M", "M90", "M50"} and set(result["accuracy"]["M50"]) >= {"none", "30"}
+    with Image.open(out / "quality_accuracy.png") as im:  # the seed's Figure 6
+        assert im.width > 300
     return out
 
 

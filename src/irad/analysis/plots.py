@@ -5,13 +5,27 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_aliasing_vs_robustness(results: list[dict], path: str | Path) -> None:
-    """Robust accuracy vs aliasing metric, one panel per downsampling layer, one marker per model (Grabinski et
-    al., Fig. 4-5). ``results``: ``{"model", "robust_accuracy", "layers": [{"name", "am", ...}]}`` per model."""
+def headless_pyplot():
+    """matplotlib.pyplot on the headless Agg backend (imported on first use: plotting is optional)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> None:
+    """Write ``fig`` to ``path`` (parent folders created) and free it."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    headless_pyplot().close(fig)
+
+
+def plot_aliasing_vs_robustness(results: list[dict], path: str | Path) -> None:
+    """Robust accuracy vs aliasing metric, one panel per downsampling layer, one marker per model (Grabinski et
+    al., Fig. 4-5). ``results``: ``{"model", "robust_accuracy", "layers": [{"name", "am", ...}]}`` per model."""
+    plt = headless_pyplot()
 
     names = list(dict.fromkeys(layer["name"] for r in results for layer in r["layers"]))
     cols = min(len(names), 4)
@@ -31,17 +45,12 @@ def plot_aliasing_vs_robustness(results: list[dict], path: str | Path) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(results), 3), fontsize=7)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_dct_statistics(result: dict, path: str | Path) -> None:
     """Std of the 64 DCT coefficients (zigzag order) per colour channel, benign vs perturbation (log scale)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = headless_pyplot()
 
     from irad.analysis.dct_stats import zigzag_order
 
@@ -55,18 +64,13 @@ def plot_dct_statistics(result: dict, path: str | Path) -> None:
         ax.set_ylabel("std (0-255 scale)")
     axes.flat[0].legend()
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_table_search(result: dict, path: str | Path) -> None:
     """Heat map of adversarial accuracy over (k, QS_AF); tables over the benign-accuracy budget are greyed out and
     the choice is circled."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = headless_pyplot()
     import numpy as np
 
     ks = sorted({r["k"] for r in result["grid"]})
@@ -90,6 +94,19 @@ def plot_table_search(result: dict, path: str | Path) -> None:
         ax.scatter(qs.index(c["qs_af"]), ks.index(c["k"]), s=200, facecolors="none", edgecolors="red", linewidths=2)
     ax.set_title(f"grey: benign accuracy drops {result['settings']['max_drop']} points or more")
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def plot_quality_accuracy(result: dict, path: str | Path) -> None:
+    """Clean accuracy of each model of the JPEG ensemble chain vs the JPEG quality of its test images (the NN-favoured
+    JPEG paper's Figure 6). ``result``: ``{"n", "accuracy": {model: {"none" | "90" | ...: percent}}}``."""
+    plt = headless_pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for model, row in result["accuracy"].items():
+        ax.plot(list(row), list(row.values()), marker="o", label=model)
+    ax.set_xlabel("JPEG quality of the test images (none: uncompressed)")
+    ax.set_ylabel(f"clean accuracy (%), n={result['n']}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, path)

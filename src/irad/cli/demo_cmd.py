@@ -68,11 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
     """Columns: clean, adversarial, then each defense applied to the adversarial image; predicted class under each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    from irad.analysis.plots import headless_pyplot, save_figure
     from irad.attacks import create_attack
     from irad.data import CIFAR10_CLASSES
     from irad.defenses import create_defense
@@ -98,7 +94,7 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
             else:
                 columns.append((title, defense(x_adv)))
                 preds.append(model(columns[-1][1]).argmax(1))
-    fig, axes = plt.subplots(count, len(columns), figsize=(1.6 * len(columns), 1.7 * count), squeeze=False)
+    fig, axes = headless_pyplot().subplots(count, len(columns), figsize=(1.6 * len(columns), 1.7 * count), squeeze=False)
     for c, ((title, imgs), pred) in enumerate(zip(columns, preds)):
         for r in range(count):
             ax = axes[r][c]
@@ -111,5 +107,4 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
                 ax.set_title(title.replace(",", ",\n"), fontsize=6)
     fig.suptitle("PGD Linf 8/255 on resnet20; defenses applied to the adversarial image (label: prediction)", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)

@@ -3,8 +3,8 @@
 one (M -> M90 -> M80 -> ... -> M30); the members kept form the ``jpeg-ensemble`` defense.
 
 Outputs in ``out_dir``: ``M{q}/`` per quality (a classifier run each: weights, metrics, resume state),
-``ensemble.json`` (what ``jpeg-ensemble:weights=OUT`` loads) and ``quality_accuracy.json`` (each model's clean
-accuracy on test images compressed at each quality: the seed's Figure 6).
+``ensemble.json`` (what ``jpeg-ensemble:weights=OUT`` loads) and ``quality_accuracy.json`` / ``.png`` (each
+model's clean accuracy on test images compressed at each quality: the seed's Figure 6).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from irad.analysis.plots import plot_quality_accuracy
 from irad.data import load_dataset, load_into_memory, stratified_subset
 from irad.defenses.dct_jpeg import jpeg_quality
 from irad.models import create_classifier
@@ -75,5 +76,7 @@ def train_jpeg_ensemble(cfg: JpegEnsembleTrainConfig, out_dir: str | Path, devic
     for name, w in [("M", cfg.weights), *[(f"M{q}", weights[q]) for q in cfg.qualities]]:
         model = create_classifier(cfg.classifier, w).to(device).eval()
         table[name] = {str(q or "none"): accuracy(model, xq, y) for q, xq in compressed.items()}
-    atomic_write_json(out / "quality_accuracy.json", {"n": len(x), "accuracy": table})
+    result = {"n": len(x), "accuracy": table}
+    atomic_write_json(out / "quality_accuracy.json", result)
+    plot_quality_accuracy(result, out / "quality_accuracy.png")
     return {"members": members, "accuracy": table}
