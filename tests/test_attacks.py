@@ -71,7 +71,10 @@ def test_attack_spec_errors(tiny_model):
         create_attack("pgd", tiny_model, "L1")
     with pytest.raises(IradError, match="eps must be positive"):
         create_attack("pgd", tiny_model, "Linf", 0.0)
+    with pytest.raises(IradError, match="alpha must be a number"):
+        create_attack("pgd:alpha=half", tiny_model)
     assert create_attack("pgd:steps=3,alpha=1/255", tiny_model).impl.alpha == pytest.approx(1 / 255)
+    assert create_attack("pgd:alpha=0.5/255", tiny_model).impl.alpha == pytest.approx(0.5 / 255)
     assert create_attack("pgd", tiny_model, eps=8 / 255).impl.alpha == pytest.approx(2 / 255)
 
 

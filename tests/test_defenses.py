@@ -70,6 +70,8 @@ def test_spec_parsing_and_errors():
     assert parse_spec("x:eps=8/255")[0][1]["eps"] == pytest.approx(8 / 255)
     assert parse_spec("x:alpha=0.5/255")[0][1]["alpha"] == pytest.approx(0.5 / 255)
     assert parse_spec("x:name=a/b,z=1/0")[0][1] == {"name": "a/b", "z": "1/0"}
+    with pytest.raises(IradError, match="seed must be a number"):
+        create_defense("randomization:seed=abc")
     chain = create_defense("bit-depth:bits=3+median")
     assert chain.spec == "bit-depth:bits=3+median" and chain.differentiable is False
     assert create_defense("resample", recon="nearest", shift=2).recon == "nearest"

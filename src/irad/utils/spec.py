@@ -52,7 +52,8 @@ def parse_spec(spec: str) -> list[tuple[str, dict[str, object]]]:
 
 
 def coerce_kwargs(what: str, params: dict[str, object], kwargs: dict[str, object]) -> dict[str, object]:
-    """Check ``kwargs`` against ``params`` (name -> default) and coerce each value to its default's type."""
+    """Check ``kwargs`` against ``params`` (name -> default) and coerce each value to its default's type; a default of
+    None marks an optional number."""
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         accepted = ", ".join(f"{k}={v!r}" if v is not inspect.Parameter.empty else k for k, v in params.items()) or "none"
@@ -68,5 +69,7 @@ def coerce_kwargs(what: str, params: dict[str, object], kwargs: dict[str, object
             raise IradError(f"{what}: {k} must be an integer, got {v!r}")
         if isinstance(default, str) and not isinstance(v, str):
             v = str(v)
+        if default is None and isinstance(v, (str, bool)):  # None marks an optional number (a seed, a step size)
+            raise IradError(f"{what}: {k} must be a number (e.g. 3, 0.01 or 2/255), got {v!r}")
         out[k] = v
     return out
