@@ -28,6 +28,7 @@ TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-de
 DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
 RESNET20 = f"{SHARED}/models/cifar10-resnet-idelbayev/resnet20-12fca82f.th"
+DDPM = f"{WORK}/ddpm-gpu"  # irad train ddpm --preset gpu (needs a GPU)
 VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet20", "--weights", RESNET20]
 
 SECTIONS: dict[str, dict] = {
@@ -258,6 +259,28 @@ SECTIONS: dict[str, dict] = {
         "args": [*VICTIM20, "--defense", "jpeg:quality=90", "--defense", "jpeg:quality=75", "--defense",
                  "jpeg:quality=70", "--attack", "pgd", "--attack", "pgd:steps=50,alpha=0.5/255", "--eps", "4/255",
                  "--n", "500"],
+    },
+    "diffpure": {
+        "title": "DiffPure and IRAD + DiffPure (IRAD paper Table 5)",
+        "what": "CIFAR-10 (JPEG-75) test (stratified), victim ResNet-56 (../shared/models), Linf 8/255, on a GPU. DDPM: "
+                "the gpu preset of `irad train ddpm` (google/ddpm-cifar10-32's architecture) in benchmarks/work/ddpm-gpu. "
+                "DiffPure diffuses to t* of 1000 steps and runs the full reverse process back; IRAD + DiffPure then "
+                "applies IRAD (built-in weights). Oblivious: standard AutoAttack, n=500. Adaptive: PGD-10 end to end "
+                "through the sampler (gradient checkpointing), EOT over 4 draws, n=100.",
+        "requires": lambda: None if (ROOT / DDPM / "unet").is_dir() else (
+            "pending weights: no DDPM that can generate images exists here (no GPU has been lent to this project's "
+            "sessions, and google/ddpm-cifar10-32 cannot be downloaded on these machines). On a GPU machine: `irad "
+            f"train ddpm --preset gpu --data-root ../shared/data --out {DDPM} --device cuda` (or put the hub model's "
+            "files there), then `python benchmarks/run.py --only diffpure`."),
+        "prepare": [["cp", f"{DDPM}/samples.png", "benchmarks/results/ddpm-samples.png"]],
+        "runs": {"oblivious": ["--scenario", "oblivious", "--attack", "autoattack", "--n", "500"],
+                 "adaptive": ["--scenario", "adaptive", "--attack", "pgd", "--eot-samples", "4", "--n", "100"]},
+        "args": [*VICTIM, "--defense", "none",
+                 *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:weights={DDPM},t={t},checkpoint=true")],
+                 *[a for t in (20, 30, 40) for a in ("--defense", f"diffpure-irad:weights={DDPM},t={t},checkpoint=true")],
+                 "--eps", "8/255", "--device", "cuda"],
+        "extra": lambda: ["Samples of the DDPM (full reverse process from noise):", "",
+                          "![DDPM samples](benchmarks/results/ddpm-samples.png)", ""],
     },
     "deflection-imagenet": {
         "title": "Pixel deflection on ImageNet-size images",
