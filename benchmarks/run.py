@@ -455,6 +455,12 @@ def _short_commit(commit: str | None) -> str:
     return commit[:10] + (", modified" if commit.endswith("+modified") else "")
 
 
+def _commits(env: dict) -> str:
+    """The run's commit, then those of rows resumed from earlier runs of the same file."""
+    earlier = [_short_commit(c) for c in env.get("earlier_rows_commits", [])]
+    return _short_commit(env.get("git_commit")) + (f"; earlier rows: {', '.join(earlier)}" if earlier else "")
+
+
 def render() -> str:
     sys.path.insert(0, str(ROOT / "src"))
     from irad.evaluation.results import ResultRow, format_markdown
@@ -485,7 +491,7 @@ def render() -> str:
             parts += ["```", shlex.join(cmd), "```", "",
                       f"Machine: {env.get('processor')}, {env.get('cpu_count')} CPUs, {env.get('torch_threads')} torch threads, "
                       f"device {env.get('device')}{', ' + env['gpu'] if 'gpu' in env else ''}; torch {env.get('torch')}; "
-                      f"irad {env.get('irad')} ({_short_commit(env.get('git_commit'))}).", "",
+                      f"irad {env.get('irad')} ({_commits(env)}).", "",
                       format_markdown(rows), ""]
             notes = sorted({n for r in rows for n in r.notes})
             if notes:

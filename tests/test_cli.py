@@ -154,3 +154,14 @@ def test_results_name_the_commit_and_whether_the_source_differed_from_it(tmp_pat
     assert _git_commit(tmp_path) == head
     (tmp_path / "src" / "a.py").write_text("x = 2\n")
     assert _git_commit(tmp_path) == head + "+modified"
+
+
+def test_resumed_rows_keep_the_commit_they_were_computed_at(capsys):
+    from irad.evaluation.experiment import _carry_earlier_commits
+
+    env = {"git_commit": "b", "torch": "x"}
+    assert _carry_earlier_commits({"git_commit": "b"}, env, 3, "r.json") == env  # same commit: nothing to say
+    out = _carry_earlier_commits({"git_commit": "a", "earlier_rows_commits": ["z", "b"]}, env, 3, "r.json")
+    assert out == {**env, "earlier_rows_commits": ["a", "z"]}
+    assert "3 rows of r.json were computed at commit a, z" in capsys.readouterr().err
+    assert _carry_earlier_commits({"git_commit": "a"}, env, 0, "r.json") == env  # nothing resumed

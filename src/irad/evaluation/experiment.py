@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
         rows = [ResultRow(**r) for r in previous["results"]]
+        env = _carry_earlier_commits(previous.get("environment", {}), env, len(rows), cfg.out)
 
     def save(row: ResultRow) -> None:
         rows.append(row)
@@ -92,6 +94,21 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         if cfg.out and D.is_main() and rows:
             write_results(cfg.out, config, env, rows)
     return rows
+
+
+def _carry_earlier_commits(old_env: dict, env: dict, resumed: int, out: str) -> dict:
+    """Rows resumed from a results file keep the commit they were computed at: ``earlier_rows_commits`` lists the
+    commits other than the current one that produced rows of the file (with a warning), so a table never claims one
+    commit for rows made by another."""
+    earlier = set(old_env.get("earlier_rows_commits", []))
+    if old_env.get("git_commit"):
+        earlier.add(old_env["git_commit"])
+    earlier.discard(env.get("git_commit"))
+    if not (earlier and resumed):
+        return env
+    print(f"warning: {resumed} rows of {out} were computed at commit {', '.join(sorted(earlier))} (now "
+          f"{env.get('git_commit', 'unknown')}); delete the file to recompute them", file=sys.stderr)
+    return {**env, "earlier_rows_commits": sorted(earlier)}
 
 
 __all__ = ["EvalConfig", "load_eval_data", "run_eval"]
