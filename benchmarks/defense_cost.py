@@ -9,7 +9,6 @@ the best of ``--repeats`` timed runs after one warm-up, under ``torch.inference_
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
