@@ -84,3 +84,11 @@ def test_builtin_ensemble_starts_from_the_builtin_resnet20_and_keeps_its_accurac
     assert all(p.dtype == torch.float32 for p in ens.parameters())
     x, y = samples
     assert (ens.predict(m, x) == y).float().mean() >= 0.8  # 20 lossless foolbox CIFAR-10 samples
+
+
+def test_ensemble_for_other_classes_than_the_data_is_refused(capsys):
+    from irad.cli.main import main
+
+    assert main(["eval", "--dataset", "foolbox-cifar100", "--classifier", "resnet20", "--weights", "none", "--n", "4",
+                 "--defense", "jpeg-ensemble", "--attack", "fgsm", "--no-progress"]) == 2
+    assert "predicts 10 classes but foolbox-cifar100 has 100" in capsys.readouterr().err

@@ -13,7 +13,8 @@ from irad.defenses.base import DefendedClassifier, straight_through
 from irad.defenses.dct_jpeg import jpeg_quality, soft_round
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
-from irad.models import create_classifier
+from irad.data import NUM_CLASSES
+from irad.models import classifier_info, create_classifier
 from irad.models.registry import packaged_weights
 
 BUILTIN = "jpeg_ensemble_cifar10"
@@ -61,8 +62,10 @@ class JpegEnsemble(DefendedClassifier):
         spec = json.loads(path.read_text())
         resolve = lambda w: str(folder / w) if (folder / w).exists() else w  # noqa: E731 (a path or a tag)
         self.qualities = [m["quality"] for m in spec["members"]]
-        self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"])).eval()
+        self.num_classes = NUM_CLASSES.get(spec.get("training", {}).get("dataset", ""), None)  # None: the arch's default
+        self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"]), self.num_classes).eval()
                                      for m in spec["members"])
+        self.num_classes = self.num_classes or classifier_info(spec["classifier"]).num_classes
         self.requires_grad_(False)
 
     def attack_model(self, scenario: str) -> nn.Module:
