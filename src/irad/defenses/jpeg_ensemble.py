@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from irad.data import NUM_CLASSES
 from irad.defenses.base import DefendedClassifier, straight_through
 from irad.defenses.dct_jpeg import jpeg_quality, soft_round
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
-from irad.data import NUM_CLASSES
 from irad.models import classifier_info, create_classifier
 from irad.models.registry import packaged_weights
 
