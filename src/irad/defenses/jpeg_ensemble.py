@@ -27,11 +27,11 @@ class _EnsembleLogits(nn.Module):
 
     def __init__(self, owner: "JpegEnsemble", mode: str):
         super().__init__()
-        self.owner, self.mode = [owner], mode  # a list: not a submodule (no duplicate parameters)
+        self.members, self.qualities, self.mode = owner.members, owner.qualities, mode  # shared, not copied
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         probs = []
-        for quality, model in zip(self.owner[0].qualities, self.owner[0].members):
+        for quality, model in zip(self.qualities, self.members):
             if quality is None:
                 xq = x
             elif self.mode == "soft":
