@@ -29,16 +29,16 @@ def _write(path: Path, meta: dict) -> None:
     print(f"wrote {path}")
 
 
-def classifier(runs: list[Path]) -> None:
+def classifier(runs: list[Path], dst: Path = DST) -> None:
     """The built-in ResNet-20 (tag irad-cifar10): the last run's weights; every run is listed as a stage."""
     stages = []
     for run in runs:
         cfg, metrics = _json(run / "config.json"), _json(run / "metrics.json")
         stages.append({"config": cfg, "final_test_acc": metrics["test_acc"],
                        "test_acc_by_epoch": [h["test_acc"] for h in metrics["history"]]})
-    shutil.copy(runs[-1] / "model.safetensors", DST / "resnet20_cifar10_jpeg75.safetensors")
+    shutil.copy(runs[-1] / "model.safetensors", dst / "resnet20_cifar10_jpeg75.safetensors")
     last = _json(runs[-1] / "metrics.json")
-    _write(DST / "resnet20_cifar10_jpeg75.json", {
+    _write(dst / "resnet20_cifar10_jpeg75.json", {
         "arch": "resnet20",
         "dataset": "CIFAR-10 (JPEG-75), ../shared/data/cifar10 train (50,000 images); tested on its test split",
         "test_acc": last["test_acc"], "test_images": last["test_images"], "stages": stages, "machine": MACHINE,
@@ -46,14 +46,14 @@ def classifier(runs: list[Path]) -> None:
     })
 
 
-def jpeg_ensemble(run: Path) -> None:
+def jpeg_ensemble(run: Path, dst: Path = DST) -> None:
     """The built-in NN-favoured JPEG ensemble: fine-tuned members stored as float16 (half the size; the harness
     loads them back into float32), M referenced by its tag."""
     spec = _json(run / "ensemble.json")
     if spec["training"]["weights"] != "irad-cifar10":
         raise SystemExit("the packaged ensemble must start from the built-in ResNet-20 (--weights irad-cifar10)")
-    dst = DST / "jpeg_ensemble_cifar10"
-    dst.mkdir(exist_ok=True)
+    dst = dst / "jpeg_ensemble_cifar10"
+    dst.mkdir(parents=True, exist_ok=True)
     members = []
     for m in spec["members"]:
         if m["quality"] is None:

@@ -92,3 +92,24 @@ def test_ensemble_for_other_classes_than_the_data_is_refused(capsys):
     assert main(["eval", "--dataset", "foolbox-cifar100", "--classifier", "resnet20", "--weights", "none", "--n", "4",
                  "--defense", "jpeg-ensemble", "--attack", "fgsm", "--no-progress"]) == 2
     assert "predicts 10 classes but foolbox-cifar100 has 100" in capsys.readouterr().err
+
+
+def test_packaged_float16_members_predict_like_the_run(ensemble_dir, tmp_path, samples):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "package_weights.py"
+    spec = importlib.util.spec_from_file_location("package_weights", script)
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    package.jpeg_ensemble(ensemble_dir, tmp_path)
+    folder = tmp_path / "jpeg_ensemble_cifar10"
+    meta = json.loads((folder / "ensemble.json").read_text())
+    assert [m["weights"] for m in meta["members"]] == ["irad-cifar10", "M50.safetensors"]
+    assert (folder / "M50.safetensors").stat().st_size < 0.6 * (ensemble_dir / "M50" / "model.safetensors").stat().st_size
+    m = create_classifier("resnet20", "irad-cifar10").eval()
+    x = samples[0]
+    with torch.no_grad():
+        half = create_defense(f"jpeg-ensemble:weights={folder}").attack_model("bpda")(x)
+        full = create_defense(f"jpeg-ensemble:weights={ensemble_dir}").attack_model("bpda")(x)
+    assert torch.allclose(half.exp(), full.exp(), atol=2e-3) and torch.equal(half.argmax(1), full.argmax(1))  # probs
