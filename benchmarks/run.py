@@ -72,7 +72,7 @@ SECTIONS: dict[str, dict] = {
                    "JPEG is not differentiable: its adaptive row runs the real codec forward and differentiates "
                    "baseline JPEG in torch with soft rounding (flagged in the row's notes), 1.5 against BPDA's 10.0. "
                    "A defense whose BPDA RA exceeds its "
-                   "oblivious RA is a warning sign that the audit (issue 8) will check automatically.",
+                   "oblivious RA is a warning sign that `irad audit` checks automatically.",
     },
     "irad": {
         "title": "IRAD, DISCO and their ablations, oblivious (IRAD paper Tables 2, 7, 8, 15)",
