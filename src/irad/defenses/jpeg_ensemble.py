@@ -62,10 +62,10 @@ class JpegEnsemble(DefendedClassifier):
         spec = json.loads(path.read_text())
         resolve = lambda w: str(folder / w) if (folder / w).exists() else w  # noqa: E731 (a path or a tag)
         self.qualities = [m["quality"] for m in spec["members"]]
-        self.num_classes = NUM_CLASSES.get(spec.get("training", {}).get("dataset", ""), None)  # None: the arch's default
-        self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"]), self.num_classes).eval()
+        trained_on = NUM_CLASSES.get(spec.get("training", {}).get("dataset", ""))  # None: the architecture's default
+        self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"]), trained_on).eval()
                                      for m in spec["members"])
-        self.num_classes = self.num_classes or classifier_info(spec["classifier"]).num_classes
+        self.num_classes = trained_on or classifier_info(spec["classifier"]).num_classes
         self.requires_grad_(False)
 
     def attack_model(self, scenario: str) -> nn.Module:

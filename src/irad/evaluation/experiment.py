@@ -65,10 +65,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
     classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
-    for spec, d in defenses.items():  # a defended classifier predicts with its own models: they must fit the data
+    for spec, d in defenses.items():
+        # a defended classifier predicts with its own models: they must fit the data
         if getattr(d, "num_classes", None) and num_classes and d.num_classes != num_classes:
             raise IradError(f"defense {spec!r} predicts {d.num_classes} classes but {cfg.dataset} has {num_classes}")
-    for d in defenses.values():
         attach_classifier(d, classifier)  # R-CAM guided deflection reads the victim's activation maps
     config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "adv_cache")}
     env = environment(device)

@@ -5,7 +5,8 @@
   identity (Athalye et al. 2018); EOT over ``eot_samples`` draws for randomized defenses.
 - ``adaptive``: the attack runs end to end through the defense's own autograd graph; EOT for randomized
   defenses. For defenses declared non-differentiable this gradient is whatever their forward provides
-  (straight-through, a soft surrogate such as soft-rounding JPEG, or zero), which the results flag with ``"gradient": "defense-declared-non-differentiable"``.
+  (straight-through, a soft surrogate such as soft-rounding JPEG, or zero), which the results flag with
+  ``"gradient": "defense-declared-non-differentiable"``.
 """
 
 from __future__ import annotations
