@@ -29,12 +29,18 @@ def _write(path: Path, meta: dict) -> None:
     print(f"wrote {path}")
 
 
+def _train_command(cfg: dict, run: Path) -> str:
+    """The `irad train classifier` line that reproduces a run: every set config field as its flag."""
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in cfg.items() if v is not None)
+    return f"irad train classifier {flags} --out runs/{run.name}"
+
+
 def classifier(runs: list[Path], dst: Path = DST) -> None:
     """The built-in ResNet-20 (tag irad-cifar10): the last run's weights; every run is listed as a stage."""
     stages = []
     for run in runs:
         cfg, metrics = _json(run / "config.json"), _json(run / "metrics.json")
-        stages.append({"config": cfg, "final_test_acc": metrics["test_acc"],
+        stages.append({"command": _train_command(cfg, run), "config": cfg, "final_test_acc": metrics["test_acc"],
                        "test_acc_by_epoch": [h["test_acc"] for h in metrics["history"]]})
     shutil.copy(runs[-1] / "model.safetensors", dst / "resnet20_cifar10_jpeg75.safetensors")
     last = _json(runs[-1] / "metrics.json")
