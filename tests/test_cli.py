@@ -42,6 +42,39 @@ def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsy
     assert len(json.loads(out.read_text())["results"]) == 6
 
 
+def test_resume_recomputes_rows_whose_weights_changed(tmp_path, shared_models, monkeypatch, capsys):
+    from safetensors.torch import save_file
+
+    from irad.models import create_classifier
+    from irad.utils.checkpoint import state_fingerprint
+
+    net = create_classifier("resnet20", shared_models / "resnet20-12fca82f.th")
+    state = {k.removeprefix("net."): v.clone() for k, v in net.state_dict().items() if k.startswith("net.")}
+    save_file(state, tmp_path / "w.safetensors")  # same weights, other file and format: same fingerprint
+    print_a = state_fingerprint(net)
+    assert state_fingerprint(create_classifier("resnet20", tmp_path / "w.safetensors")) == print_a
+    out = tmp_path / "r.json"
+    args = [*EVAL, "--classifier", "resnet20", "--weights", str(tmp_path / "w.safetensors"), "--defense", "none",
+            "--defense", "median", "--attack", "fgsm", "--out", str(out)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert {r["classifier_sha256"] for r in rows} == {print_a}
+    assert rows[0]["defense_sha256"] == state_fingerprint(torch.nn.Module())  # parameterless defenses
+
+    state["linear.bias"] = state["linear.bias"] + 1.0  # "retrained" behind the same path
+    save_file(state, tmp_path / "w.safetensors")
+    import irad.evaluation.runner as runner
+
+    calls = []
+    original = runner._run_group
+    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    capsys.readouterr()
+    assert main(args) == 0
+    assert calls == [["none", "median"]] and "2 rows of" in capsys.readouterr().err
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 2 and {r["classifier_sha256"] for r in rows} not in ({print_a}, {None})
+
+
 def test_eval_attaches_the_victim_to_rcam_and_votes_and_reports_destruction(tmp_path, shared_models):
     out = tmp_path / "r.json"
     spec = "pixel-deflection:deflections=30,window=2"

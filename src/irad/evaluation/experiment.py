@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -17,6 +17,7 @@ from irad.evaluation.results import ResultRow, environment, load_results, write_
 from irad.evaluation.runner import evaluate
 from irad.models import create_classifier
 from irad.utils import distributed as D
+from irad.utils.checkpoint import state_fingerprint
 
 # Keys whose change makes earlier rows in --out incomparable.
 _IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")
@@ -65,6 +66,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
     classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
+    model_print = state_fingerprint(classifier)
+    prints = {spec: (model_print, state_fingerprint(d)) for spec, d in defenses.items()}
     for spec, d in defenses.items():
         # a defended classifier predicts with its own models: they must fit the data
         if getattr(d, "num_classes", None) and num_classes and d.num_classes != num_classes:
@@ -79,10 +82,11 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         changed = [k for k in _IDENTITY_KEYS if k in old and old[k] != config[k]]
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
-        rows = [ResultRow(**r) for r in previous["results"]]
+        rows = _same_weights([ResultRow(**r) for r in previous["results"]], prints, cfg.out)
         env = _carry_earlier_commits(previous.get("environment", {}), env, len(rows), cfg.out)
 
     def save(row: ResultRow) -> None:
+        row = replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1])
         rows.append(row)
         if cfg.out and D.is_main():
             write_results(cfg.out, config, env, rows)
@@ -97,6 +101,20 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         if cfg.out and D.is_main() and rows:
             write_results(cfg.out, config, env, rows)
     return rows
+
+
+def _same_weights(rows: list[ResultRow], prints: dict[str, tuple[str, str]], out: str) -> list[ResultRow]:
+    """Drop resumed rows computed with other classifier or defense weights (a retrained model behind the same tag or
+    path), so they are recomputed; rows from before fingerprints were recorded are kept."""
+    def stale(r: ResultRow) -> bool:
+        return r.defense in prints and r.classifier_sha256 is not None and \
+            (r.classifier_sha256, r.defense_sha256) != prints[r.defense]
+
+    dropped = [r for r in rows if stale(r)]
+    if dropped:
+        print(f"warning: {len(dropped)} rows of {out} were computed with other weights (classifier or defense); "
+              "recomputing them", file=sys.stderr)
+    return [r for r in rows if not stale(r)]
 
 
 def _carry_earlier_commits(old_env: dict, env: dict, resumed: int, out: str) -> dict:

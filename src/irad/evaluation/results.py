@@ -34,6 +34,8 @@ class ResultRow:
     destruction_rate: float | None = None  # % of the examples that fool the bare classifier which the defense fixes
     eot_samples: int = 1
     notes: list[str] = field(default_factory=list)
+    classifier_sha256: str | None = None  # state fingerprints (irad.utils.checkpoint.state_fingerprint): a resumed
+    defense_sha256: str | None = None     # row counts only if the weights it was computed with are still the same
 
     def key(self) -> tuple:
         return row_key(self.defense, self.attack, self.scenario, self.norm, self.eps, self.n)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -75,6 +76,17 @@ def load_module_weights(module: nn.Module, source: str | os.PathLike | Mapping[s
         raise IradError(f"checkpoint does not match the {what}: " + "; ".join(parts))
     module.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return module
+
+
+def state_fingerprint(module: nn.Module) -> str:
+    """First 16 hex digits of the SHA-256 of ``module``'s state (names, dtypes, shapes, bytes): the same weights give
+    the same fingerprint whatever file or tag they came from."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def _publish(tmp: str, final: Path) -> None:
