@@ -313,11 +313,11 @@ DEFLECTION_SPEED_COMMENT = (
     "coefficients, bit for bit as scikit-image computes them) is itself about a third of the time. Reaching 20x "
     "would take about 1 ns per value for the whole pipeline, so the target is not met at this size on this CPU.")
 ALIASING_COMMENT = (
-    "The PGD fine-tuned ResNet-20 (3 epochs of PGD-3 from the built-in one; clean accuracy 56.5% on the whole test "
-    "set, RA 27.7% here) aliases less than its standard parent at all four operations (3.92 vs 5.38, 2.69 vs 5.17, "
-    "3.82 vs 4.48, 2.68 vs 3.93), the direction the seed reports. It does not alias less than every standard model "
+    "The PGD fine-tuned ResNet-20 (3 epochs of PGD-3 from the built-in one; clean accuracy 53.3% on the whole test "
+    "set, RA 26.9% here) aliases less than its standard parent at all four operations (5.38 vs 6.34, 3.42 vs 5.68, "
+    "4.83 vs 5.40, 3.22 vs 4.38), the direction the seed reports. It does not alias less than every standard model "
     "everywhere: Idelbayev's ResNet-20 is lower at both layer-3 operations (4.00 and 1.99), and among the five "
-    "standard models, all at 0% RA, AM varies by up to 2.6x per operation. The shortcuts only subsample the block's "
+    "standard models, all at 0% RA, AM varies by up to 2.2x per operation. The shortcuts only subsample the block's "
     "input, so their AM measures how much high-frequency content the layers before pass on. This is one robust model "
     "after a short fine-tune (the seed compares RobustBench models trained adversarially from scratch) on n=256 "
     "images: a consistent direction against its parent, not a measured correlation.")
