@@ -9,6 +9,7 @@ adversarial value to the nearest 1/255 (at most 0.5/255 beyond the eps-ball), as
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from irad.data import load_dataset, stratified_subset
 from irad.errors import IradError
 from irad.models import create_classifier
 from irad.utils.checkpoint import atomic_write_json, save_safetensors
+from irad.utils.precision import FastForward
 
 
 @dataclass
@@ -30,6 +32,7 @@ class PairsConfig:
     data_root: str | None = None
     split: str = "train"
     n: int | None = None  # stratified subset; None = the whole split
+    offset: int = 0  # leave out the images n=offset would take (validation pairs disjoint from an evaluation set)
     classifier: str = "resnet20"
     weights: str | None = "irad-cifar10"
     attack: str = "pgd:steps=100,alpha=2/255"  # the paper's pairs: PGD, eps 8/255, step 2/255, 100 steps
@@ -38,10 +41,16 @@ class PairsConfig:
     shard_size: int = 1000
     batch_size: int = 250
     seed: int = 0
+    precision: str = "fp32"  # bf16: the attack's forward/backward under bf16 autocast, channels_last (2.5x on CPU)
+    compile: bool = False  # torch.compile the source classifier for the attack (with bf16: about 3x fp32 on CPU)
 
 
 PRESETS: dict[str, dict] = {
     "cpu": dict(n=5000, attack="pgd:steps=20,alpha=2/255"),
+    # all 50,000 training images, PGD-20 under bf16 autocast: about 10 min on 2 CPU cores
+    "cpu-long": dict(n=None, attack="pgd:steps=20,alpha=2/255", precision="bf16"),  # made without compile
+    # validation pairs: 100 test images per class after the first 100 (disjoint from `--n 1000` evaluations)
+    "cpu-long-val": dict(split="test", n=1000, offset=1000, attack="pgd:steps=20,alpha=2/255", precision="bf16"),
     "paper": dict(n=None, attack="pgd:steps=100,alpha=2/255"),
 }
 
@@ -58,13 +67,16 @@ def make_pairs(cfg: PairsConfig, out: str | Path, device: str = "cpu", progress:
     config = asdict(cfg)
     if meta_path.exists() and json.loads(meta_path.read_text()).get("config") != config:
         raise IradError(f"{out} holds pairs made with a different configuration; use another --out")
-    data = stratified_subset(load_dataset(cfg.dataset, cfg.data_root, cfg.split), cfg.n)
-    model = create_classifier(cfg.classifier, cfg.weights).to(device)
-    attack = create_attack(cfg.attack, model, cfg.norm, cfg.eps)
+    data = stratified_subset(load_dataset(cfg.dataset, cfg.data_root, cfg.split), cfg.n, cfg.offset)
+    model = create_classifier(cfg.classifier, cfg.weights).to(device).eval()
+    fast = cfg.precision != "fp32" or cfg.compile
+    attacked = FastForward(model, cfg.precision, cfg.compile) if fast else model
+    attack = create_attack(cfg.attack, attacked, cfg.norm, cfg.eps)
     shards = [range(s, min(s + cfg.shard_size, len(data))) for s in range(0, len(data), cfg.shard_size)]
     meta = {"config": config, "count": len(data), "shards": len(shards), "complete": False}
     atomic_write_json(meta_path, meta)
     fooled = total = 0
+    t0, c0 = time.time(), time.process_time()
     for k, span in enumerate(tqdm(shards, desc="crafting pairs", unit="shard", disable=not progress)):
         path = out / f"shard-{k:05d}.safetensors"
         if path.exists():
@@ -85,7 +97,8 @@ def make_pairs(cfg: PairsConfig, out: str | Path, device: str = "cpu", progress:
         idx = torch.tensor([data.indices[j] for j in span], dtype=torch.int64)
         save_safetensors(path, {"clean": torch.cat(clean), "adv": torch.cat(adv), "labels": torch.cat(labels).long(),
                                 "indices": idx})
-    meta.update(complete=True)
+    meta.update(complete=True, wall_seconds_this_run=round(time.time() - t0, 1),
+                cpu_seconds_this_run=round(time.process_time() - c0, 1))
     if total:
         meta["source_error_rate_this_run"] = round(100.0 * fooled / total, 2)
     atomic_write_json(meta_path, meta)

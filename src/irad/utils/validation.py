@@ -33,3 +33,9 @@ def check_images(x: object, name: str = "images", channels: int | None = 3) -> t
     if lo < -RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
         raise IradError(f"{name} must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}] (scale 0-255 images by 1/255)")
     return x
+
+
+def check_choice(name: str, value: object, choices: tuple | list) -> None:
+    """Raise :class:`IradError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise IradError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")

@@ -35,6 +35,11 @@ def make_cell(h: int, w: int, device: torch.device | None = None, dtype: torch.d
     return torch.tensor([2.0 / h, 2.0 / w], device=device, dtype=dtype)
 
 
+def coord_dtype(dtype: torch.dtype) -> torch.dtype:
+    """Coordinates stay in float32 (float64 for float64 features): bf16 cannot index a 32-pixel grid exactly."""
+    return torch.float64 if dtype == torch.float64 else torch.float32
+
+
 def pixels_to_coord_offsets(offsets: torch.Tensor, h: int, w: int) -> torch.Tensor:
     """Pixel-unit ``(dy, dx)`` offsets -> offsets in [-1, 1] coordinate units (one pixel = 2/h, 2/w)."""
     return offsets * torch.tensor([2.0 / h, 2.0 / w], device=offsets.device, dtype=offsets.dtype)
@@ -96,12 +101,13 @@ def query_grid(feat: torch.Tensor, mlp: MLP, projected: torch.Tensor | None = No
     n, c, h, w = feat.shape
     if projected is None:
         projected = feature_projection(feat, mlp)
-    cell = make_cell(h, w, feat.device, feat.dtype)
+    dtype = coord_dtype(feat.dtype)
+    cell = make_cell(h, w, feat.device, dtype)
     w1 = mlp.first.weight
-    size = torch.tensor([h, w], device=feat.device, dtype=feat.dtype)
+    size = torch.tensor([h, w], device=feat.device, dtype=dtype)
     bias = F.linear(cell * size, w1[:, 9 * c + 2: 9 * c + 4], mlp.first.bias)  # rel_coord = 0 at the own cell
     out = mlp.after_first(projected.flatten(2).transpose(1, 2) + bias).view(n, h, w, -1)
-    edge = make_coord(h, w, feat.device, feat.dtype)
+    edge = make_coord(h, w, feat.device, dtype)
     edge_coord = torch.cat([edge[-1, :], edge[:-1, -1]]).unsqueeze(0).expand(n, -1, -1)
     edge_out = query_local(feat, edge_coord, cell, mlp, projected)
     out = out.clone()

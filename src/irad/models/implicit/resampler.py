@@ -17,7 +17,7 @@ from torch import nn
 from irad.errors import IradError
 from irad.models.implicit.edsr import EDSREncoder
 from irad.models.implicit.mlp import MLP
-from irad.models.implicit.query import feature_projection, make_cell, make_coord, query_grid, query_local
+from irad.models.implicit.query import coord_dtype, feature_projection, make_cell, make_coord, query_grid, query_local
 from irad.utils.checkpoint import load_module_weights, read_weights, save_safetensors
 
 
@@ -72,10 +72,11 @@ class ImplicitResampler(nn.Module):
         if offsets is None and (h, w) == tuple(feat.shape[-2:]):
             rgb = query_grid(feat, self.decoder, projected)
         else:
-            coord = make_coord(h, w, feat.device, feat.dtype).view(1, -1, 2)
+            dtype = coord_dtype(feat.dtype)
+            coord = make_coord(h, w, feat.device, dtype).view(1, -1, 2)
             if offsets is not None:
                 coord = coord + offsets
-            rgb = query_local(feat, coord.expand(n, -1, -1), make_cell(h, w, feat.device, feat.dtype), self.decoder,
+            rgb = query_local(feat, coord.expand(n, -1, -1), make_cell(h, w, feat.device, dtype), self.decoder,
                               projected)
         return (rgb * 0.5 + 0.5).view(n, h, w, 3).permute(0, 3, 1, 2)
 
@@ -86,12 +87,14 @@ class ImplicitResampler(nn.Module):
         return self.render(feat, offsets)
 
     # ---- storage -------------------------------------------------------------------------------------------
-    def save(self, directory: str | Path) -> None:
-        """``directory/model.safetensors`` + ``directory/config.json`` (the config is also in the file's metadata)."""
+    def save(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
+        """``directory/model.safetensors`` + ``directory/config.json`` (the config is also in the file's metadata);
+        ``dtype`` (e.g. float16) stores the weights in that type, read back as float32 by :meth:`load`."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
         text = json.dumps(asdict(self.cfg))
-        save_safetensors(d / "model.safetensors", self.state_dict(), metadata={"irad_implicit_config": text})
+        state = {k: v.to(dtype) if dtype is not None else v for k, v in self.state_dict().items()}
+        save_safetensors(d / "model.safetensors", state, metadata={"irad_implicit_config": text})
         (d / "config.json").write_text(json.dumps(asdict(self.cfg), indent=2) + "\n")
 
     @classmethod
