@@ -14,19 +14,31 @@ from tqdm.auto import tqdm
 
 from irad.training.state import load_state, save_state
 from irad.utils.checkpoint import atomic_write_json
+from irad.utils.validation import check_choice
 
 StepFn = Callable[[torch.Tensor, torch.Generator], tuple[torch.Tensor, dict[str, float]]]
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, config: dict, out: Path, *,
         epochs: int, batch_size: int, lr: float, betas: tuple[float, float], seed: int,
-        save: Callable[[], None], progress: bool = True, after_step: Callable[[], None] | None = None) -> list[dict]:
+        save: Callable[[], None], progress: bool = True, after_step: Callable[[], None] | None = None,
+        schedule: str = "constant", validate: Callable[[], dict[str, float]] | None = None,
+        select: str | None = None, save_best: Callable[[], None] | None = None,
+        snapshot: Callable[[int], None] | None = None) -> list[dict]:
     """Adam over ``params`` for ``epochs`` passes of ``size`` items in random batches of ``batch_size``.
 
     ``step(indices, generator)`` returns the loss and metrics of one batch. After every epoch the state goes to
     ``out/last.pt`` (resumed from on the next call with the same ``config``), ``save()`` writes the model, and
-    ``out/metrics.json`` gets the per-epoch means. ``after_step()`` runs after every optimizer step (e.g. an EMA).
+    ``out/metrics.json`` gets the per-epoch means, the epoch's wall and process CPU seconds and the CPU hours so
+    far. ``after_step()`` runs after every optimizer step (e.g. an EMA). ``schedule="cosine"`` decays the learning
+    rate from ``lr`` to 0 over all steps. ``validate()`` (called in eval mode) adds held-out metrics to each epoch's
+    record; ``save_best()`` runs whenever the record's ``select`` value is the highest so far; ``snapshot(epoch)``
+    (optional) keeps a copy of every epoch's model.
     """
+    check_choice("schedule", schedule, SCHEDULES)
     out.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(params, lr=lr, betas=betas)
     gen = torch.Generator().manual_seed(seed)
@@ -42,9 +54,12 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         model.train()
         perm = torch.randperm(size, generator=gen)
         sums: dict[str, float] = {}
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for s in bar:
+            if schedule == "cosine":
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
             idx = perm[s * batch_size:(s + 1) * batch_size]
             loss, metrics = step(idx, gen)
             opt.zero_grad(set_to_none=True)
@@ -56,10 +71,23 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
                 sums[k] = sums.get(k, 0.0) + v * len(idx)
             bar.set_postfix(loss=f"{sums['loss'] / min(size, (s + 1) * batch_size):.4f}")
         record = {"epoch": epoch + 1, **{k: v / size for k, v in sums.items()}, "seconds": round(time.time() - t0, 1)}
+        model.eval()
+        if validate is not None:
+            with torch.no_grad():
+                record.update(validate())
+        cpu = time.process_time() - c0
+        record["cpu_seconds"] = round(cpu, 1)
+        before = history[-1] if history else {}
+        record["cpu_hours"] = round(before.get("cpu_hours", 0.0) + cpu / 3600, 4)
+        record["wall_hours"] = round(before.get("wall_hours", 0.0) + (time.time() - t0) / 3600, 4)
+        is_best = select is not None and all(record[select] > h.get(select, -math.inf) for h in history)
         history.append(record)
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
-        model.eval()
         save()
+        if snapshot is not None:
+            snapshot(epoch + 1)
+        if is_best and save_best is not None:
+            save_best()
         save_state(out / "last.pt", {"config": config, "model": model.state_dict(), "optimizer": opt.state_dict(),
                                      "generator": gen.get_state(), "history": json.dumps(history)})
         atomic_write_json(out / "metrics.json", {"config": config, "history": history})
