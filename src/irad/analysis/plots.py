@@ -110,3 +110,17 @@ def plot_quality_accuracy(result: dict, path: str | Path) -> None:
     ax.grid(alpha=0.3)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_offsets(result: dict, path: str | Path) -> None:
+    """Histogram of each image's mean |offset| (pixels) per image set, from ``irad analyze offsets``."""
+    plt = headless_pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for name, stats in result["offsets"].items():
+        ax.hist(stats["per_image_mean_abs_px"], bins=40, alpha=0.6, label=f"{name} (mean {stats['mean_abs_px']:.3f})")
+    ax.set_xlabel("mean |offset| per image (pixels)")
+    ax.set_ylabel("images")
+    ax.set_title(f"SampleNet shifts: {result['defense']}, {result['attack']} on {result['classifier']}", fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -1,13 +1,16 @@
-"""``irad analyze dct``: block-DCT statistics of benign images and of adversarial perturbations per colour channel."""
+"""``irad analyze dct``: block-DCT statistics of benign images and of adversarial perturbations per colour channel;
+``irad analyze offsets``: SampleNet's shifts on clean vs adversarial images."""
 
 from __future__ import annotations
 
 import argparse
 
 from irad.analysis.dct_stats import frequency_analysis
-from irad.analysis.plots import plot_dct_statistics
+from irad.analysis.offsets import offset_statistics
+from irad.analysis.plots import plot_dct_statistics, plot_offsets
 from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples, load_images,
                              weights_arg, write_outputs)
+from irad.errors import IradError
 from irad.evaluation.results import environment
 from irad.models import create_classifier
 
@@ -24,6 +27,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--out", default=None, help="JSON: {benign_std, perturbation_std, ratio: {channel: 8x8}}")
     d.add_argument("--plot", default=None, help="figure: std per coefficient (zigzag order), benign vs perturbation")
     d.set_defaults(func=run_dct)
+    o = asub.add_parser("offsets", help="SampleNet's per-pixel shifts on clean images and on adversarial examples "
+                                        "crafted on the classifier (oblivious): mean |offset|, spread over images")
+    add_data_args(o)
+    add_classifier_args(o)
+    add_crafting_args(o, "attack spec crafting the adversarial examples (default: pgd)")
+    o.add_argument("--defense", default="irad", help="an IRAD defense spec with a SampleNet (default: the built-in irad)")
+    o.add_argument("--out", default=None, help="JSON: per image set {mean_abs_px, spread_px, pixel_std_px, mean_px, "
+                                               "per_image_mean_abs_px}")
+    o.add_argument("--plot", default=None, help="figure: histogram of each image's mean |offset|, clean vs adversarial")
+    o.set_defaults(func=run_offsets)
 
 
 def run_dct(args: argparse.Namespace) -> int:
@@ -39,4 +52,27 @@ def run_dct(args: argparse.Namespace) -> int:
               f"{result['benign_std'][ch][7][7]:6.2f}   perturbation/benign ratio DC {ratio[0][0]:.3f}  "
               f"highest {ratio[7][7]:.3f}")
     write_outputs(args, result, plot_dct_statistics)
+    return 0
+
+
+def run_offsets(args: argparse.Namespace) -> int:
+    from irad.defenses import create_defense
+    from irad.defenses.implicit import ImplicitResampling
+
+    defense = create_defense(args.defense)
+    if not (isinstance(defense, ImplicitResampling) and defense.sampler == "samplenet"):
+        raise IradError(f"{args.defense!r} has no SampleNet; pass an irad spec (e.g. irad or irad:weights=DIR)")
+    _, x, y = load_images(args)
+    model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    adv = adversarial_examples(args, model, x, y)
+    stats = offset_statistics(defense.model.to(args.device), {"clean": x, "adversarial": adv})
+    clean, attacked = stats["clean"]["mean_abs_px"], stats["adversarial"]["mean_abs_px"]
+    for name, s in stats.items():
+        print(f"{name:12s} mean |offset| {s['mean_abs_px']:.3f} px  spread over images {s['spread_px']:.3f}  "
+              f"within images {s['pixel_std_px']:.3f}  mean (dy, dx) ({s['mean_px'][0]:+.3f}, {s['mean_px'][1]:+.3f})")
+    print(f"adversarial / clean mean |offset|: {attacked / clean:.3f}")
+    result = {"defense": args.defense, "attack": args.attack, "eps": args.eps, "classifier": args.classifier,
+              "weights": args.weights, "dataset": args.dataset, "n": len(y), "offsets": stats,
+              "adversarial_over_clean": attacked / clean, "environment": environment(args.device)}
+    write_outputs(args, result, plot_offsets)
     return 0

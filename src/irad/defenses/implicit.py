@@ -20,14 +20,18 @@ from irad.models.implicit.query import pixels_to_coord_offsets
 from irad.models.registry import packaged_weights
 
 SAMPLERS = ("samplenet", "none", "si", "sv")
-BUILTIN = "irad_cifar10"
+# built-in weights: IRAD (implicit representation + SampleNet) and the implicit representation alone (DISCO-style
+# query and the naive samplers)
+BUILTIN = {"samplenet": "irad_cifar10", "implicit": "implicit_cifar10"}
 
 
-def resolve_weights(weights: str | os.PathLike) -> Path:
-    """``builtin`` -> the weights shipped in the package; anything else is a path."""
+def resolve_weights(weights: str | os.PathLike, kind: str = "samplenet") -> Path:
+    """``builtin`` -> the weights shipped in the package (``kind``: ``samplenet`` for IRAD's, ``implicit`` for the
+    implicit representation alone); anything else is a path."""
     if str(weights) == "builtin":
-        return packaged_weights(BUILTIN, "train them with `irad train implicit` / `irad train samplenet`, or convert "
-                                         "the released ones with `irad convert official`, and pass weights=DIR")
+        return packaged_weights(BUILTIN[kind], "train them with `irad train implicit` / `irad train samplenet`, or "
+                                               "convert the released ones with `irad convert official`, and pass "
+                                               "weights=DIR")
     return Path(weights)
 
 
@@ -72,13 +76,14 @@ def irad(weights: str = "builtin", recon: str = "implicit") -> ImplicitResamplin
 @register_defense("disco")
 def disco(weights: str = "builtin") -> ImplicitResampling:
     """DISCO-style purification: the implicit representation queried at the pixel grid, no SampleNet."""
-    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights)), "none")
+    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, "implicit")), "none")
 
 
 @register_defense("implicit")
 def implicit(weights: str = "builtin", sampler: str = "none", shift: float = 1.5, seed: int | None = None) -> ImplicitResampling:
     """Implicit representation with any sampler: none, si(shift), sv(shift) or samplenet (IRAD Table 8)."""
-    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights)), sampler, "implicit", shift, seed)
+    kind = "samplenet" if sampler == "samplenet" else "implicit"
+    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, kind)), sampler, "implicit", shift, seed)
 
 
 def load_official(liif: str | os.PathLike, samplenet: str | os.PathLike | None = None) -> ImplicitResampling:
