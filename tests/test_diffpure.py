@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from irad.defenses import create_defense
@@ -75,3 +77,16 @@ def test_training_loop_writes_a_loadable_ddpm_and_samples(tmp_path, shared_data)
     assert d(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
     with pytest.raises(IradError, match=r"t must be in \[0, 20\]"):
         create_defense(f"diffpure:weights={tmp_path},t=21")
+
+
+def test_low_noise_training_logs_the_loss_of_each_band_it_trains_on(tmp_path, shared_data):
+    cfg = DDPMTrainConfig(data_root=str(shared_data), channels=[8, 16, 16], layers_per_block=1, attention=True,
+                          attention_level=2, t_max=30, epochs=3, batch_size=8, lr=2e-3, train_limit=40, samples=0,
+                          precision="bf16", channels_last=True, val_n=10, ema_decay=0.5)
+    assert train_ddpm(cfg, tmp_path, progress=False)["epochs"] == 3
+    history = json.loads((tmp_path / "metrics.json").read_text())["history"]
+    bands = [k for k in history[0] if k.startswith("val_loss_")]
+    assert bands == ["val_loss_t0-9", "val_loss_t10-24", "val_loss_t25-29"]  # only steps below t_max
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert not (tmp_path / "samples.png").exists()  # a low-noise model draws no samples from pure noise
+    assert create_defense(f"diffpure:weights={tmp_path},t=20,seed=0")(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
