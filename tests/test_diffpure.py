@@ -90,3 +90,31 @@ def test_low_noise_training_logs_the_loss_of_each_band_it_trains_on(tmp_path, sh
     assert history[-1]["loss"] < history[0]["loss"]
     assert not (tmp_path / "samples.png").exists()  # a low-noise model draws no samples from pure noise
     assert create_defense(f"diffpure:weights={tmp_path},t=20,seed=0")(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_psnr_matches_scikit_image(samples):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from irad.analysis.denoising import psnr
+
+    clean = samples[0][:2]
+    noisy = (clean + 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1)
+    ours = psnr(noisy, clean)
+    for i in range(2):
+        ref = peak_signal_noise_ratio(clean[i].double().numpy(), noisy[i].double().numpy(), data_range=1.0)
+        assert ours[i].item() == pytest.approx(ref, abs=1e-3)
+
+
+def test_analyze_ddpm_reports_psnr_per_step_and_writes_a_grid(tiny_ddpm_dir, tmp_path):
+    from irad.cli.main import main
+
+    out, grid = tmp_path / "psnr.json", tmp_path / "grid.png"
+    assert main(["analyze", "ddpm", "--weights", str(tiny_ddpm_dir), "--dataset", "foolbox-cifar10", "--n", "4",
+                 "--t", "2", "50", "--out", str(out), "--grid", str(grid)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["t"] for r in rows] == [2, 50]
+    assert rows[0]["psnr_noisy"] > rows[1]["psnr_noisy"] + 5  # more diffusion, more noise in the rescaled input
+    from PIL import Image
+
+    assert Image.open(grid).size[1] > Image.open(grid).size[0] / 4 * 5  # 2 panels x 3 rows of 4 images
+    assert main(["analyze", "ddpm", "--weights", str(tiny_ddpm_dir), "--dataset", "foolbox-cifar10", "--t", "0"]) == 2
