@@ -3,6 +3,7 @@ made. Maintainers only: users pass their own runs as paths.
 
   python scripts/package_weights.py classifier runs/resnet20-cifar10-60 [more stage runs ...]
   python scripts/package_weights.py jpeg-ensemble runs/jpeg-ensemble-cpu
+  python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long --val-pairs runs/pairs-val
 """
 
 from __future__ import annotations
@@ -73,13 +74,71 @@ def jpeg_ensemble(run: Path, dst: Path = DST) -> None:
                                    "storage": "members in float16", "machine": MACHINE})
 
 
+def reference_output(weights: Path) -> dict:
+    """The purified output of the first four foolbox CIFAR-10 samples through ``weights`` at the pixel grid (DISCO
+    style): a test checks that the packaged copy reproduces it offline."""
+    import torch
+
+    from irad.data import load_foolbox_samples
+    from irad.models.implicit import ImplicitResampler
+
+    x = load_foolbox_samples("cifar10").tensors[0][:4]
+    with torch.no_grad():
+        out = ImplicitResampler.load(weights)(x).clamp(0, 1)
+    return {"input": "foolbox CIFAR-10 samples 0-3 (lossless PNGs in the foolbox wheel)", "query": "pixel grid (disco)",
+            "channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
+
+
+def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
+    """The built-in implicit representation (``disco``, ``implicit:...``): the run's best epoch on its validation
+    pairs (``best/``), float32, with the pairs' and the training's configuration, history and CPU hours."""
+    metrics, pairs_meta, val_meta = _json(run / "metrics.json"), _json(pairs / "meta.json"), _json(val_pairs / "meta.json")
+    cfg, history = metrics["config"], metrics["history"]
+    if pairs_meta["config"]["weights"] != "irad-cifar10" or val_meta["config"]["weights"] != "irad-cifar10":
+        raise SystemExit("the packaged purifier must be trained on pairs from the built-in ResNet-20 (irad-cifar10)")
+    best = max(history, key=lambda h: h["val_avg"])
+    dst = dst / "implicit_cifar10"
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(run / "best" / name, dst / name)
+    _write(dst / "reference.json", reference_output(run / "best"))
+    _write(dst / "training.json", {
+        "what": f"implicit representation (EDSR-baseline {cfg['n_resblocks']}x{cfg['n_feats']} encoder + MLP "
+                f"{'x'.join(map(str, cfg['hidden']))} decoder) trained on PGD denoising with L1; `disco` queries it at "
+                "the pixel grid, `implicit:sampler=si|sv` with a fixed or random shift",
+        "commands": [
+            "irad make-pairs --preset cpu-long --data-root ../shared/data --out runs/pairs-long",
+            "irad make-pairs --preset cpu-long-val --data-root ../shared/data --out runs/pairs-val",
+            "irad train implicit --preset cpu-long --pairs runs/pairs-long --val-pairs runs/pairs-val "
+            "--out runs/implicit-long",
+            "python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long "
+            "--val-pairs runs/pairs-val"],
+        "pairs": {"config": pairs_meta["config"], "count": pairs_meta["count"],
+                  "source_error_rate": pairs_meta.get("source_error_rate_this_run"),
+                  "wall_seconds": pairs_meta.get("wall_seconds_this_run")},
+        "validation_pairs": {"config": val_meta["config"], "count": val_meta["count"]},
+        "training": {"config": cfg, "epochs_run": len(history), "history": history,
+                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
+        "chosen_epoch": best["epoch"], "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20",
+        "storage": "float32", "machine": MACHINE})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     sub.add_parser("classifier").add_argument("runs", nargs="+", type=Path)
     sub.add_parser("jpeg-ensemble").add_argument("run", type=Path)
+    imp = sub.add_parser("implicit")
+    imp.add_argument("run", type=Path)
+    imp.add_argument("--pairs", type=Path, required=True)
+    imp.add_argument("--val-pairs", type=Path, required=True)
     a = p.parse_args()
-    classifier(a.runs) if a.what == "classifier" else jpeg_ensemble(a.run)
+    if a.what == "classifier":
+        classifier(a.runs)
+    elif a.what == "jpeg-ensemble":
+        jpeg_ensemble(a.run)
+    else:
+        implicit(a.run, a.pairs, a.val_pairs)
 
 
 if __name__ == "__main__":

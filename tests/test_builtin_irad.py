@@ -35,8 +35,34 @@ def test_builtin_irad_defends_a_victim_it_was_not_trained_on(shared_data, shared
             return 100 * (victim(defense(images)).argmax(1) == y).float().mean().item()
 
     none, irad, disco = (create_defense(s) for s in ("none", "irad", "disco"))
-    # measured when the weights were committed (this set): none 84 / 0, irad 74 / 55, disco 81 / 10 (SA / RA)
+    # measured when the weights were committed (this set, SA / RA): none 84 / 0, irad 74 / 54, disco 85 / 37
     assert acc(none, x_adv) <= 5
     assert acc(irad, x) >= acc(none, x) - 15
     assert acc(irad, x_adv) >= 40
-    assert acc(irad, x_adv) > acc(disco, x_adv) + 20
+    assert acc(disco, x) >= acc(none, x) - 3  # the reconstruction alone keeps clean accuracy ...
+    assert acc(disco, x_adv) >= 30  # ... and removes much of a perturbation crafted for another model
+    assert acc(irad, x_adv) > acc(disco, x_adv) + 10
+
+
+def test_builtin_implicit_representation_reproduces_its_reference_output(samples):
+    """The packaged weights load offline and purify like the training run they were copied from."""
+    folder = resources.files("irad.models") / "weights" / "implicit_cifar10"
+    ref = json.loads((folder / "reference.json").read_text())
+    with torch.no_grad():
+        out = create_defense("disco")(samples[0][:4])
+    assert torch.allclose(out.mean(dim=(2, 3)), torch.tensor(ref["channel_means"]), atol=1e-4)
+    assert torch.allclose(out[:, :, 16, 16], torch.tensor(ref["centre_pixels"]), atol=1e-4)
+    meta = json.loads((folder / "training.json").read_text())
+    assert meta["pairs"]["config"]["weights"] == "irad-cifar10"  # never the third-party victims in ../shared
+    assert meta["training"]["cpu_hours"] > 0 and meta["chosen_epoch"] <= meta["training"]["epochs_run"]
+
+
+def test_samplenet_offsets_depend_on_the_input(samples):
+    from irad.analysis.offsets import offsets_in_pixels
+
+    model = create_defense("irad").model
+    with torch.no_grad():
+        off = offsets_in_pixels(model, samples[0][:2])
+    assert off.shape == (2, 32, 32, 2)
+    assert (off[0] - off[1]).abs().mean() > 1e-3  # two images, two shift fields
+    assert off[0].std(dim=(0, 1)).min() > 1e-3  # and not one global shift within an image

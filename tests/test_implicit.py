@@ -144,6 +144,20 @@ def test_implicit_defenses_contract_and_gradients(spec, tiny_dir, samples):
         assert torch.equal(d(x), d(x))
 
 
+@pytest.mark.parametrize("spec", ["irad", "disco", "implicit:sampler=si,shift=0.75"])
+def test_bf16_precision_stays_close_to_fp32(spec, samples):
+    """``precision=bf16`` (autocast) on the built-in weights: within 2e-2 of fp32 per pixel, float32 out."""
+    x = samples[0][:4]
+    sep = "," if ":" in spec else ":"
+    with torch.no_grad():
+        full = create_defense(spec)(x)
+        half = create_defense(f"{spec}{sep}precision=bf16")(x)
+    assert half.dtype == torch.float32 and not torch.equal(half, full)
+    assert (half - full).abs().max() < 2e-2
+    with pytest.raises(irad.IradError, match="precision must be one of"):
+        create_defense(f"{spec}{sep}precision=fp16")
+
+
 def test_missing_builtin_or_samplenet_is_a_clear_error(tmp_path):
     torch.manual_seed(0)
     ImplicitResampler(ImplicitConfig(1, 8, [16], None)).save(tmp_path / "nosn")

@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nCIFAR-10 ({'JPEG-75 ' if dataset == 'cifar10' else 'foolbox samples, '}n={rows[0].n}), classifier resnet20 "
           f"(irad-cifar10 weights), PGD-10 Linf 8/255, oblivious scenario:\n")
     print(format_table(rows))
-    print("\nirad and disco: the built-in CPU-preset weights. Their training pairs and SampleNet came from an earlier "
-          "build of this ResNet-20 (87.36%, see their training.json), so source and victim nearly coincide here; "
-          "BENCHMARKS.md evaluates them on a different victim.")
+    print("\nirad and disco: the built-in weights, trained on pairs crafted on this ResNet-20 (irad's pairs and "
+          "SampleNet on an earlier build of it, 87.36%; see each training.json), so source and victim (nearly) "
+          "coincide here; BENCHMARKS.md evaluates them on a different victim.")
     _grid(cfg, out / "grid.png")
     print(f"\nwrote {out / 'results.json'} and {out / 'grid.png'}")
     return 0

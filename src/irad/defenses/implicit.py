@@ -18,6 +18,8 @@ from irad.defenses.resample import RECONS, resample, sampler_offsets
 from irad.models.implicit import ImplicitResampler
 from irad.models.implicit.query import pixels_to_coord_offsets
 from irad.models.registry import packaged_weights
+from irad.utils.precision import PRECISIONS, autocast
+from irad.utils.validation import check_choice
 
 SAMPLERS = ("samplenet", "none", "si", "sv")
 # built-in weights: IRAD (implicit representation + SampleNet) and the implicit representation alone (DISCO-style
@@ -39,8 +41,9 @@ class ImplicitResampling(RandomizedDefense):
     """Resample an image through a learned implicit representation (IRAD Sec. 4)."""
 
     def __init__(self, model: ImplicitResampler, sampler: str = "samplenet", recon: str = "implicit",
-                 shift: float = 1.5, seed: int | None = None):
+                 shift: float = 1.5, seed: int | None = None, precision: str = "fp32"):
         super().__init__(seed)
+        check_choice("precision", precision, PRECISIONS)
         if sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         if recon not in ("implicit", *RECONS):
@@ -50,10 +53,16 @@ class ImplicitResampling(RandomizedDefense):
         if sampler == "samplenet" and not model.has_samplenet:
             raise ValueError("these weights hold no SampleNet; use sampler=none (DISCO-style) or train one")
         self.model = model.eval()
-        self.sampler, self.recon, self.shift = sampler, recon, shift
+        self.sampler, self.recon, self.shift, self.precision = sampler, recon, shift, precision
         self.randomized = sampler == "sv" and seed is None
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if self.precision == "fp32":
+            return self._resample(x)
+        with autocast(x.device, self.precision):
+            return self._resample(x).to(x.dtype)
+
+    def _resample(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         feat = self.model.features(x)
         if self.sampler == "samplenet":
@@ -68,22 +77,27 @@ class ImplicitResampling(RandomizedDefense):
 
 
 @register_defense("irad")
-def irad(weights: str = "builtin", recon: str = "implicit") -> ImplicitResampling:
-    """IRAD: implicit representation + SampleNet (``recon=bilinear|nearest``: SampleNet over naive reconstruction)."""
-    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights)), "samplenet", recon)
+def irad(weights: str = "builtin", recon: str = "implicit", precision: str = "fp32") -> ImplicitResampling:
+    """IRAD: implicit representation + SampleNet (``recon=bilinear|nearest``: SampleNet over naive reconstruction;
+    ``precision=bf16``: bf16 autocast, for CPUs with AVX-512 BF16 and GPUs)."""
+    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights)), "samplenet", recon,
+                              precision=precision)
 
 
 @register_defense("disco")
-def disco(weights: str = "builtin") -> ImplicitResampling:
+def disco(weights: str = "builtin", precision: str = "fp32") -> ImplicitResampling:
     """DISCO-style purification: the implicit representation queried at the pixel grid, no SampleNet."""
-    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, "implicit")), "none")
+    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, "implicit")), "none",
+                              precision=precision)
 
 
 @register_defense("implicit")
-def implicit(weights: str = "builtin", sampler: str = "none", shift: float = 1.5, seed: int | None = None) -> ImplicitResampling:
+def implicit(weights: str = "builtin", sampler: str = "none", shift: float = 1.5, seed: int | None = None,
+             precision: str = "fp32") -> ImplicitResampling:
     """Implicit representation with any sampler: none, si(shift), sv(shift) or samplenet (IRAD Table 8)."""
     kind = "samplenet" if sampler == "samplenet" else "implicit"
-    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, kind)), sampler, "implicit", shift, seed)
+    return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, kind)), sampler, "implicit", shift, seed,
+                              precision)
 
 
 def load_official(liif: str | os.PathLike, samplenet: str | os.PathLike | None = None) -> ImplicitResampling:

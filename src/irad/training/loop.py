@@ -78,8 +78,8 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         cpu = time.process_time() - c0
         record["cpu_seconds"] = round(cpu, 1)
         before = history[-1] if history else {}
-        record["cpu_hours"] = round(before.get("cpu_hours", 0.0) + cpu / 3600, 4)
-        record["wall_hours"] = round(before.get("wall_hours", 0.0) + (time.time() - t0) / 3600, 4)
+        record["cpu_hours"] = round(before.get("cpu_hours", 0.0) + cpu / 3600, 6)
+        record["wall_hours"] = round(before.get("wall_hours", 0.0) + (time.time() - t0) / 3600, 6)
         is_best = select is not None and all(record[select] > h.get(select, -math.inf) for h in history)
         history.append(record)
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)

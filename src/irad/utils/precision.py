@@ -1,7 +1,7 @@
 """Mixed precision for training and attacks: bf16 autocast (CPUs with AVX-512 BF16, GPUs) plus channels_last.
 
-Measured on 2 EPYC cores (``python benchmarks/training_speed.py``): PGD on ResNet-20 and the implicit
-representation's training step run 2.5-3.5x faster than fp32 with both on.
+Measured on 2 EPYC cores (``python benchmarks/run.py --only training-speed``): each IRAD training stage runs about
+2.5x faster than fp32 with both on.
 """
 
 from __future__ import annotations
@@ -25,20 +25,19 @@ def autocast(device: str | torch.device, precision: str) -> contextlib.AbstractC
 
 
 class FastForward(nn.Module):
-    """``model`` run in ``precision`` on channels_last input, returning float32 (so attacks and losses see fp32);
-    ``compile``: through ``torch.compile`` (needs a C++ compiler on CPU; about a minute to compile on 2 cores).
+    """``model`` run in ``precision`` on channels_last input, returning float32 (so attacks and losses see fp32).
 
-    The wrapped model is converted to channels_last in place; its parameters stay float32.
+    The wrapped model is converted to channels_last in place; its parameters stay float32. (``torch.compile`` on
+    top was slower for PGD on ResNet-20 on the 2-core CPU, so it is not offered.)
     """
 
-    def __init__(self, model: nn.Module, precision: str = "bf16", compile: bool = False):
+    def __init__(self, model: nn.Module, precision: str = "bf16"):
         super().__init__()
         check_choice("precision", precision, PRECISIONS)
         self.model = model.to(memory_format=torch.channels_last)
         self.precision = precision
-        self._run = torch.compile(self.model.forward) if compile else self.model.forward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with autocast(x.device, self.precision):
-            out = self._run(x.contiguous(memory_format=torch.channels_last))
+            out = self.model(x.contiguous(memory_format=torch.channels_last))
         return out.float()
