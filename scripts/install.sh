@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Install irad into the current Python environment (activate a venv first if you want one).
+# Install irad and its command-line tool.
 #   bash scripts/install.sh          # the library and CLI
 #   bash scripts/install.sh --test   # plus the test dependencies
+# Where it installs: an active virtual environment, else the interpreter ($PYTHON, default python3) when pip may
+# write to it (pyenv, conda, a user install), else -- a distribution's "externally managed" Python (PEP 668: Debian
+# 12, Ubuntu 23.04 and later) -- a virtual environment it makes in .venv/ here. Nothing goes into the system Python.
+# `bash scripts/run CMD` runs CMD with .venv/bin first on PATH when .venv exists (the README's commands use it).
 # torch/torchvision are installed only when missing (pinned to the releases these machines carry).
 # torchattacks is installed with --no-deps: its metadata pins requests~=2.25.1, which would silently downgrade
 # requests, and its wheel drops a stale copy of RobustBench as a top-level `robustbench` package, which we remove
@@ -11,6 +15,21 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
+
+if [ -x .venv/bin/python ]; then
+  PY=.venv/bin/python
+elif [ -z "${VIRTUAL_ENV:-}" ] && "$PY" -c "
+import os, sys, sysconfig
+managed = os.path.exists(os.path.join(sysconfig.get_path('stdlib'), 'EXTERNALLY-MANAGED'))
+sys.exit(0 if managed and sys.prefix == sys.base_prefix else 1)"; then
+  echo "$("$PY" -c 'import sys; print(sys.executable)') is externally managed (PEP 668): installing into .venv/"
+  if ! "$PY" -c "import ensurepip, venv" 2>/dev/null; then
+    echo "error: $PY cannot make a virtual environment; install it with: sudo apt-get install python3-venv" >&2
+    exit 1
+  fi
+  "$PY" -m venv .venv
+  PY=.venv/bin/python
+fi
 
 if ! "$PY" -c "import torch, torchvision" 2>/dev/null; then
   "$PY" -m pip install "torch==2.14.1" "torchvision==0.29.1"
@@ -34,4 +53,4 @@ for folder in stray:
         print(f"removed torchattacks' stray copy of robustbench: {folder}")
 PYEOF
 fi
-echo "irad installed: $("$PY" -m irad --version)"
+echo "irad installed: $("$PY" -m irad --version) ($("$PY" -c 'import sys; print(sys.prefix)'))"
