@@ -606,8 +606,10 @@ def render_scripts() -> list[str]:
             lambda r, d: [r["defense"], *[f"{r[f'ms_per_image_batch{b}']:.3f}" for b in d["batches"]]]),
         *_script_section(
             "training-speed", "IRAD training throughput: fp32 vs bf16 autocast + channels_last",
-            lambda d: f"Images per second of each training stage, as the trainers run it (first {d['steps']} steps "
-                      "of one epoch on the cpu-long pairs; make-pairs: 4 batches of 250 after one warm-up batch). "
+            lambda d: f"Images per second of each training stage, as the trainers run it (the first {d['steps']} "
+                      f"steps of an epoch on the cpu-long pairs, {d['steps'] // 2} for SampleNet, whose frozen "
+                      "reconstruction is a briefly trained one: speed does not depend on the weights; make-pairs: 4 "
+                      "batches of 250 after one warm-up batch). "
                       "before: fp32, contiguous (the `cpu` presets); after: bf16 autocast + channels_last (the "
                       "`cpu-long` presets).",
             lambda d: ["stage", "before img/s", "after img/s", "speedup", "check"],
