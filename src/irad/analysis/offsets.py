@@ -35,7 +35,8 @@ def offset_statistics(model: ImplicitResampler, images: dict[str, torch.Tensor],
             pixel_std.append(mag.std(1))
             mean += off.sum(dim=(0, 1, 2))
         v = torch.cat(per_image)
+        pixels = len(v) * x.shape[-2] * x.shape[-1]
         out[name] = {"mean_abs_px": v.mean().item(), "spread_px": v.std().item(),
-                     "pixel_std_px": torch.cat(pixel_std).mean().item(), "mean_px": (mean / (len(v) * x.shape[-1] * x.shape[-2])).tolist(),
+                     "pixel_std_px": torch.cat(pixel_std).mean().item(), "mean_px": (mean / pixels).tolist(),
                      "per_image_mean_abs_px": v.tolist()}
     return out

@@ -8,13 +8,12 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from irad.models import create_classifier
 from irad.models.implicit import ImplicitConfig, ImplicitResampler
 from irad.training.loop import fit
-from irad.training.pairs import load_pairs, pairs_source
+from irad.training.pairs import load_pairs
 from irad.training.state import config_dict
 from irad.training.tasks import TASKS, degrade, dihedral
-from irad.training.validation import purifier_metrics
+from irad.training.validation import load_validation, purifier_metrics
 from irad.utils.precision import autocast
 from irad.utils.validation import check_choice
 
@@ -73,9 +72,7 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
 
     validate = select = None
     if cfg.val_pairs:
-        val = load_pairs(cfg.val_pairs)
-        source = pairs_source(cfg.val_pairs)
-        judge = create_classifier(source["classifier"], source["weights"]).to(device).eval()
+        val, judge = load_validation(cfg.val_pairs, device)
         select = "val_avg"
 
         def validate() -> dict[str, float]:
@@ -87,6 +84,7 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
 
     history = fit(model, list(model.parameters()), step, len(clean), config_dict(cfg), out, epochs=cfg.epochs,
                   batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
-                  save=lambda: model.save(out), progress=progress, snapshot=snapshot if cfg.keep_epochs else None, schedule=cfg.schedule, validate=validate, select=select,
-                  save_best=lambda: model.save(out / "best"))
+                  save=lambda: model.save(out), progress=progress, schedule=cfg.schedule, validate=validate,
+                  select=select, save_best=lambda: model.save(out / "best"),
+                  snapshot=snapshot if cfg.keep_epochs else None)
     return {"epochs": len(history), "loss": history[-1]["loss"] if history else None, "out": str(out)}

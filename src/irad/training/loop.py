@@ -57,7 +57,7 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         t0, c0 = time.time(), time.process_time()
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{epochs}", disable=not progress, leave=False)
         for s in bar:
-            if schedule == "cosine":
+            if schedule == "cosine":  # computed from the step (not an LR scheduler): resuming needs no state
                 for group in opt.param_groups:
                     group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * (epoch * steps + s) / (epochs * steps)))
             idx = perm[s * batch_size:(s + 1) * batch_size]

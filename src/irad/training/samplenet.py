@@ -23,7 +23,7 @@ from irad.training.loop import fit
 from irad.training.pairs import load_pairs, pairs_source
 from irad.training.state import config_dict
 from irad.training.tasks import dihedral
-from irad.training.validation import purifier_metrics
+from irad.training.validation import load_validation, purifier_metrics
 from irad.utils.precision import autocast
 
 
@@ -106,9 +106,7 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
 
     validate = select = None
     if cfg.val_pairs:
-        val = load_pairs(cfg.val_pairs)
-        val_source = pairs_source(cfg.val_pairs)
-        judge = create_classifier(val_source["classifier"], val_source["weights"]).to(device).eval()
+        val, judge = load_validation(cfg.val_pairs, device)
         val_images = {key: val[key].float() / 255 for key in ("clean", "adv")}
         select = "val_avg"
 

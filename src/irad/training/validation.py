@@ -8,7 +8,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from irad.models import create_classifier
+from irad.training.pairs import load_pairs, pairs_source
 from irad.utils.precision import autocast
+
+
+def load_validation(directory: str, device: str = "cpu") -> tuple[dict[str, torch.Tensor], nn.Module]:
+    """Validation pairs from ``irad make-pairs`` and, in eval mode, the classifier they were crafted on (the judge
+    of the validation SA / RA)."""
+    source = pairs_source(directory)
+    return load_pairs(directory), create_classifier(source["classifier"], source["weights"]).to(device).eval()
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Mixed precision for training and attacks: bf16 autocast (CPUs with AVX-512 BF16, GPUs) plus channels_last.
 
-Measured on 2 EPYC cores (``python benchmarks/run.py --only training-speed``): each IRAD training stage runs about
-2.5x faster than fp32 with both on.
+Measured on 2 EPYC cores (``python benchmarks/run.py --only training-speed``): each IRAD training stage runs 2.3-2.7x
+faster than fp32 with both on.
 """
 
 from __future__ import annotations
