@@ -4,11 +4,13 @@ made. Maintainers only: users pass their own runs as paths.
   python scripts/package_weights.py classifier runs/resnet20-cifar10-60 [more stage runs ...]
   python scripts/package_weights.py jpeg-ensemble runs/jpeg-ensemble-cpu
   python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long --val-pairs runs/pairs-val
+  python scripts/package_weights.py irad runs/irad-long
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -75,17 +77,19 @@ def jpeg_ensemble(run: Path, dst: Path = DST) -> None:
 
 
 def reference_output(weights: Path) -> dict:
-    """The purified output of the first four foolbox CIFAR-10 samples through ``weights`` at the pixel grid (DISCO
-    style): a test checks that the packaged copy reproduces it offline."""
+    """The purified output of the first four foolbox CIFAR-10 samples through ``weights`` (at the pixel grid, or at
+    SampleNet's offsets where it has one): a test checks that the packaged copy reproduces it offline."""
     import torch
 
     from irad.data import load_foolbox_samples
     from irad.models.implicit import ImplicitResampler
 
     x = load_foolbox_samples("cifar10").tensors[0][:4]
+    model = ImplicitResampler.load(weights)
     with torch.no_grad():
-        out = ImplicitResampler.load(weights)(x).clamp(0, 1)
-    return {"input": "foolbox CIFAR-10 samples 0-3 (lossless PNGs in the foolbox wheel)", "query": "pixel grid (disco)",
+        out = model(x).clamp(0, 1)
+    query = "SampleNet's offsets (irad)" if model.has_samplenet else "pixel grid (disco)"
+    return {"input": "foolbox CIFAR-10 samples 0-3 (lossless PNGs in the foolbox wheel)", "query": query,
             "channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
 
 
@@ -123,6 +127,41 @@ def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
         "storage": "float32", "machine": MACHINE})
 
 
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def irad(run: Path, dst: Path = DST) -> None:
+    """The built-in IRAD (``irad``): SampleNet's best epoch on its validation pairs over the packaged implicit
+    representation, whose encoder and decoder it must have been trained on (checked by hash), float32."""
+    metrics = _json(run / "metrics.json")
+    cfg, history = metrics["config"], metrics["history"]
+    base = dst / "implicit_cifar10"
+    implicit_run = Path(cfg["implicit"])
+    if cfg["implicit"] != "builtin" and _sha256(implicit_run / "model.safetensors") != _sha256(base / "model.safetensors"):
+        raise SystemExit(f"{run} was trained over {implicit_run}, not the packaged implicit representation; "
+                         "package that first (`package_weights.py implicit ...`)")
+    best = max(history, key=lambda h: h["val_avg"])
+    out = dst / "irad_cifar10"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(run / "best" / name, out / name)
+    _write(out / "reference.json", reference_output(run / "best"))
+    _write(out / "training.json", {
+        "what": f"SampleNet (MLP {'x'.join(map(str, cfg['hidden']))}) trained with the frozen source ResNet-20's "
+                "cross-entropy on resampled clean and adversarial images, over the built-in implicit representation "
+                "(implicit_cifar10, whose training.json says how it was made; encoder and decoder frozen)",
+        "commands": ["irad train samplenet --preset cpu-long --pairs runs/pairs-long --implicit runs/implicit-long/best "
+                     "--val-pairs runs/pairs-val --out runs/irad-long",
+                     "python scripts/package_weights.py irad runs/irad-long"],
+        "implicit_representation": {"weights": "implicit_cifar10/model.safetensors",
+                                    "sha256": _sha256(base / "model.safetensors")},
+        "training": {"config": cfg, "epochs_run": len(history), "history": history,
+                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
+        "chosen_epoch": best["epoch"], "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20",
+        "storage": "float32", "machine": MACHINE})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -132,13 +171,16 @@ def main() -> None:
     imp.add_argument("run", type=Path)
     imp.add_argument("--pairs", type=Path, required=True)
     imp.add_argument("--val-pairs", type=Path, required=True)
+    sub.add_parser("irad").add_argument("run", type=Path)
     a = p.parse_args()
     if a.what == "classifier":
         classifier(a.runs)
     elif a.what == "jpeg-ensemble":
         jpeg_ensemble(a.run)
-    else:
+    elif a.what == "implicit":
         implicit(a.run, a.pairs, a.val_pairs)
+    else:
+        irad(a.run)
 
 
 if __name__ == "__main__":
