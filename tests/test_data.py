@@ -65,7 +65,7 @@ def test_missing_dataset_says_where_and_how(tmp_path):
 
 
 def test_unknown_dataset_is_an_error(tmp_path):
-    with pytest.raises(IradError, match="unknown dataset"):
+    with pytest.raises(IradError, match="dataset must be one of cifar10"):
         load_dataset("mnist", tmp_path)
 
 

@@ -55,7 +55,7 @@ def test_eot_wraps_only_randomized_defenses_and_averages_logits(tiny_model, samp
 
 
 def test_unknown_scenario(tiny_model):
-    with pytest.raises(IradError, match="unknown scenario"):
+    with pytest.raises(IradError, match="scenario must be one of oblivious, bpda, adaptive"):
         attack_target(tiny_model, create_defense("none"), "whitebox")
 
 

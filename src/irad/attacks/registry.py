@@ -17,6 +17,7 @@ from torch import nn
 from irad.attacks.budget import NORMS, project
 from irad.errors import IradError
 from irad.utils.spec import coerce_kwargs, parse_spec
+from irad.utils.validation import check_choice
 
 Builder = Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
@@ -149,8 +150,7 @@ def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 
     if name not in ATTACKS:
         raise IradError(f"unknown attack {name!r}; available: {', '.join(sorted(ATTACKS))}")
     info = ATTACKS[name]
-    if norm not in NORMS:
-        raise IradError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    check_choice("norm", norm, NORMS)
     if norm not in info.build:
         raise IradError(f"attack {name!r} has no {norm} version; it supports {', '.join(info.norms)}")
     if not eps > 0:

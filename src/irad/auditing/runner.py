@@ -10,7 +10,7 @@ from irad.auditing.checks import CHECKS, AuditContext, autoattack_flags
 from irad.auditing.measure import Measurements
 from irad.auditing.report import DefenseAudit
 from irad.defenses.deflection import attach_classifier
-from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 # cpu: minutes on 2 cores (small n, fewer iterations and queries, no AutoAttack); full: standard budgets.
 PRESETS: dict[str, dict] = {
@@ -25,8 +25,8 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
     """Gradient-masking checks for ``defense`` (images in [0, 1] -> same) in front of ``classifier`` on ``data``
     (``(image, label)`` pairs; use the preset's n). ``preset``: a name in :data:`PRESETS` or a dict like them.
     ``eot_samples`` defaults to the preset's larger EOT count."""
-    if isinstance(preset, str) and preset not in PRESETS:
-        raise IradError(f"unknown audit preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if isinstance(preset, str):
+        check_choice("audit preset", preset, list(PRESETS))
     p = PRESETS[preset] if isinstance(preset, str) else preset
     data = data.dataset if isinstance(data, DataLoader) else data
     device = next(classifier.parameters()).device

@@ -69,7 +69,7 @@ class PixelDeflection(RandomizedDefense):
                  top_k: int = 5, per_channel: bool = False, seed: int | None = None):
         super().__init__(seed)
         if deflections < 0 or window < 0:
-            raise ValueError(f"deflections and window must be >= 0, got {deflections} and {window}")
+            raise IradError(f"deflections and window must be >= 0, got {deflections} and {window}")
         self.deflections, self.window, self.rcam, self.top_k, self.per_channel = deflections, window, rcam, top_k, per_channel
         self.denoiser = create_defense(denoiser)
         self.differentiable = getattr(self.denoiser, "differentiable", True)

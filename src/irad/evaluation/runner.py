@@ -15,7 +15,7 @@ from irad.attacks import check_budget, create_attack
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
-from irad.errors import IradError
+from irad.utils.validation import check_choice
 from irad.utils import distributed as D
 
 
@@ -74,8 +74,7 @@ def evaluate(
     finishes. Oblivious adversarial examples are crafted once per attack and shared by all defenses (and, with
     ``adv_cache``, stored per batch and reused by later runs).
     """
-    if scenario not in SCENARIOS:
-        raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    check_choice("scenario", scenario, SCENARIOS)
     device = next(classifier.parameters()).device
     classifier.eval()
     for d in defenses.values():

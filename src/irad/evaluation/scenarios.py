@@ -16,6 +16,7 @@ from torch import nn
 
 from irad.defenses.base import BPDA
 from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 SCENARIOS = ("oblivious", "bpda", "adaptive")
 
@@ -41,8 +42,7 @@ class EOT(nn.Module):
 
 def attack_target(classifier: nn.Module, defense: nn.Module, scenario: str, eot_samples: int = 10) -> nn.Module:
     """The model the attacker differentiates in ``scenario`` (inputs in [0, 1], logits out)."""
-    if scenario not in SCENARIOS:
-        raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    check_choice("scenario", scenario, SCENARIOS)
     if scenario == "oblivious":
         return classifier
     if getattr(defense, "defended_classifier", False):  # it brings its own models (and gradient approximation)
