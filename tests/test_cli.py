@@ -171,12 +171,12 @@ def test_ctrl_c_keeps_finished_rows(tmp_path, monkeypatch, capsys):
 def test_results_name_the_commit_and_whether_the_source_differed_from_it(tmp_path):
     import subprocess
 
-    from irad.evaluation.results import _git_commit
+    from irad.utils.provenance import git_commit
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True).stdout
 
-    assert _git_commit(tmp_path) is None  # not a checkout
+    assert git_commit(tmp_path) is None  # not a checkout
     git("init", "-q")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.py").write_text("x = 1\n")
@@ -184,9 +184,9 @@ def test_results_name_the_commit_and_whether_the_source_differed_from_it(tmp_pat
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
     head = git("rev-parse", "HEAD").strip()
     (tmp_path / "notes.txt").write_text("outside src: not a code change")
-    assert _git_commit(tmp_path) == head
+    assert git_commit(tmp_path) == head
     (tmp_path / "src" / "a.py").write_text("x = 2\n")
-    assert _git_commit(tmp_path) == head + "+modified"
+    assert git_commit(tmp_path) == head + "+modified"
 
 
 def test_resumed_rows_keep_the_commit_they_were_computed_at(capsys):

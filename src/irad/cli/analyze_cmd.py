@@ -11,8 +11,8 @@ from irad.analysis.plots import plot_dct_statistics, plot_offsets
 from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples, load_images,
                              weights_arg, write_outputs)
 from irad.errors import IradError
-from irad.evaluation.results import environment
 from irad.models import create_classifier
+from irad.utils.provenance import environment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -10,9 +10,9 @@ from irad.auditing import PRESETS, audit, format_audit
 from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
 from irad.defenses import create_defense
 from irad.evaluation.experiment import load_eval_data
-from irad.evaluation.results import environment
 from irad.models import create_classifier
 from irad.utils.checkpoint import atomic_write_json
+from irad.utils.provenance import environment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from irad import __version__
+from irad._version import __version__
 from irad.errors import IradError
 
 

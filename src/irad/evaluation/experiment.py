@@ -13,11 +13,12 @@ from irad.defenses import create_defense
 from irad.defenses.deflection import attach_classifier
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
-from irad.evaluation.results import ResultRow, environment, load_results, write_results
+from irad.evaluation.results import ResultRow, load_results, write_results
 from irad.evaluation.runner import evaluate
 from irad.models import create_classifier
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
+from irad.utils.provenance import environment
 
 # Keys whose change makes earlier rows in --out incomparable.
 _IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 from irad.errors import IradError
 from irad.utils.checkpoint import atomic_write_json
+from irad.utils.provenance import environment  # noqa: F401 (the benchmarks import it from here)
 
 ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
 
@@ -43,45 +40,6 @@ class ResultRow:
 
 def row_key(defense: str, attack: str, scenario: str, norm: str, eps: float, n: int) -> tuple:
     return (defense, attack, scenario, norm, round(float(eps), 8), int(n))
-
-
-def environment(device: str) -> dict:
-    """Facts that make a number reproducible: versions, machine, device, commit."""
-    env = {
-        "irad": _version(), "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device,
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    try:
-        import torchattacks
-
-        env["torchattacks"] = torchattacks.__version__
-    except ImportError:
-        pass
-    commit = _git_commit()
-    if commit:
-        env["git_commit"] = commit
-    return env
-
-
-def _version() -> str:
-    from irad import __version__
-
-    return __version__
-
-
-def _git_commit(root: Path = Path(__file__).resolve().parents[3]) -> str | None:
-    """HEAD of the source checkout irad runs from, with ``+modified`` if its tracked source files differ from it."""
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if head.returncode != 0 or not head.stdout.strip():
-            return None
-        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src"], timeout=5).returncode
-        return head.stdout.strip() + ("+modified" if dirty == 1 else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def load_results(path: str | os.PathLike) -> dict:
