@@ -7,10 +7,9 @@ import argparse
 import torch
 
 from irad.auditing import PRESETS, audit, format_audit
-from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
+from irad.cli.common import add_classifier_args, add_data_args, classifier_from_args, fraction, positive_int
+from irad.data import load_eval_data
 from irad.defenses import create_defense
-from irad.evaluation.experiment import load_eval_data
-from irad.models import create_classifier
 from irad.utils.checkpoint import atomic_write_json
 from irad.utils.provenance import environment
 
@@ -50,7 +49,7 @@ def run_audits(classifier: torch.nn.Module, specs: list[str], data, preset: str,
 def run(args: argparse.Namespace) -> int:
     n = args.n or PRESETS[args.preset]["n"]
     data = load_eval_data(args.dataset, args.data_root, args.split, n, args.offset)
-    classifier = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    classifier = classifier_from_args(args)
     specs = args.defense or ["none"]
     reports = run_audits(classifier, specs, data, args.preset, args.eps, args.norm, args.eot_samples,
                          args.batch_size, args.seed, not args.no_progress)

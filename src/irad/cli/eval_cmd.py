@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _attach_audit(args: argparse.Namespace, cfg: EvalConfig) -> None:
     from irad.cli.audit_cmd import run_audits
-    from irad.evaluation.experiment import load_eval_data
-    from irad.models import create_classifier
+    from irad.data import load_eval_data
+    from irad.models import load_classifier
     from irad.utils.checkpoint import atomic_write_json
 
-    classifier = create_classifier(cfg.classifier, cfg.weights).to(cfg.device).eval()
+    classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, cfg.device)
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
     reports = run_audits(classifier, cfg.defenses, data, args.audit_preset, cfg.eps, cfg.norm, cfg.eot_samples,
                          cfg.batch_size, cfg.seed, not args.no_progress)

@@ -10,7 +10,7 @@ from irad.data import load_image, save_image
 from irad.cli.common import weights_arg
 from irad.defenses import create_defense
 from irad.defenses.deflection import attach_classifier
-from irad.models import create_classifier
+from irad.models import load_classifier
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     defense = create_defense(args.defense).eval()
     if any(hasattr(m, "set_classifier") for m in defense.modules()):
-        attach_classifier(defense, create_classifier(args.classifier, weights_arg(args.weights)).eval())
+        attach_classifier(defense, load_classifier(args.classifier, weights_arg(args.weights)))
     x = load_image(args.input)
     if args.seed is not None:
         torch.manual_seed(args.seed)

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import torch
 
-from irad.data import NUM_CLASSES, load_dataset, load_foolbox_samples, stratified_subset
+from irad.data import dataset_classes, load_eval_data
 from irad.defenses import create_defense
 from irad.defenses.deflection import attach_classifier
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, load_results, write_results
 from irad.evaluation.runner import evaluate
-from irad.models import create_classifier
+from irad.models import load_classifier
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
 from irad.utils.provenance import environment
@@ -46,16 +46,6 @@ class EvalConfig:
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
 
 
-def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None, offset: int = 0):
-    """The evaluation set: ``dataset`` from the data root, or ``foolbox-<name>`` for the samples shipped in foolbox;
-    a stratified subset of ``n`` (after leaving out the first ``offset``, see :func:`stratified_subset`)."""
-    if dataset.startswith("foolbox-"):
-        ds = load_foolbox_samples(dataset.split("-", 1)[1])
-    else:
-        ds = load_dataset(dataset, data_root, split)
-    return stratified_subset(ds, n, offset)
-
-
 def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     """Run (or resume) an evaluation; returns all rows of ``cfg.out`` including earlier ones."""
     D.init_from_env(cfg.device)
@@ -64,8 +54,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         raise IradError("--device cuda requested but CUDA is not available on this machine")
     torch.manual_seed(cfg.seed)
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
-    num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
-    classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
+    num_classes = dataset_classes(cfg.dataset)
+    classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
     model_print = state_fingerprint(classifier)
     prints = {spec: (model_print, state_fingerprint(d)) for spec, d in defenses.items()}
@@ -133,4 +123,4 @@ def _carry_earlier_commits(old_env: dict, env: dict, resumed: int, out: str) -> 
     return {**env, "earlier_rows_commits": sorted(earlier)}
 
 
-__all__ = ["EvalConfig", "load_eval_data", "run_eval"]
+__all__ = ["EvalConfig", "run_eval"]

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import torch
 from torch import nn
 
+from irad.data import dataset_classes
 from irad.errors import IradError
 from irad.models.cifar_resnet import CifarResNet
 from irad.models.normalized import NormalizedClassifier
@@ -78,6 +80,14 @@ def create_classifier(name: str, weights: str | os.PathLike | None = None, num_c
             tags = ", ".join(info.weights) or "none"
             raise IradError(f"weights {str(weights)!r} for {name!r} is neither an existing file nor a known tag (tags: {tags})")
     return NormalizedClassifier(net, info.mean, info.std).eval()
+
+
+def load_classifier(name: str, weights: str | os.PathLike | None = None, dataset: str | None = None,
+                    device: str | torch.device = "cpu") -> nn.Module:
+    """The classifier a command or an evaluation run uses: :func:`create_classifier` with the class count of
+    ``dataset`` (a name :func:`~irad.data.load_eval_data` takes; None or a class-folder layout: the architecture's
+    own), on ``device``, in eval mode."""
+    return create_classifier(name, weights, dataset_classes(dataset) if dataset else None).to(device)
 
 
 def packaged_weights(name: str, hint: str = "") -> Path:
