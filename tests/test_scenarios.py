@@ -78,3 +78,25 @@ def test_each_scenario_end_to_end(scenario, samples, shared_models):
     assert by["resample:sampler=sv"].eot_samples == (1 if scenario == "oblivious" else 2)
     if scenario == "adaptive":
         assert any("non-differentiable" in n for n in by["bit-depth:bits=4"].notes)
+
+
+def test_inputs_are_checked_at_the_boundary_not_on_every_attack_step(tiny_model, samples, monkeypatch):
+    from torch.utils.data import TensorDataset
+
+    import irad.defenses.base as base
+
+    x, y = samples[0][:4], samples[1][:4]
+    defense = create_defense("median")
+    for bad in (x * float("nan"), x * 2):  # a user's own call is checked
+        with pytest.raises(IradError, match="NaN|\\[0, 1\\]"):
+            defense(bad)
+    with pytest.raises(IradError, match="evaluation images"):  # and so is the data the harness is given
+        evaluate(tiny_model, {"median": defense}, ["fgsm"], TensorDataset(x * 2, y), progress=False)
+    checks = []
+    monkeypatch.setattr(base, "check_images", lambda *a: checks.append(a))
+    chain = create_defense("median+none")
+    rows = evaluate(tiny_model, {"median+none": chain}, ["pgd:steps=5"], TensorDataset(x, y), scenario="adaptive",
+                    progress=False)
+    assert len(rows) == 1 and checks == []  # but not again in each defense call of the attack's steps
+    chain(x)
+    assert checks  # while a call outside the harness is

@@ -8,26 +8,47 @@ Every defense declares two flags the evaluation harness relies on:
 - ``randomized``: two calls on the same input may differ; white-box attacks then need EOT.
 
 :func:`bpda` wraps any defense with the identity backward pass of Athalye et al. (2018).
+
+A defense checks its input (a float batch in [0, 1], finite) when called; inside :func:`trusted_inputs` it does not:
+the evaluation harness checks each batch once there, so an attack's many steps do not repeat the check.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 from torch import nn
 
 from irad.utils.validation import check_images
 
+_trusted = ContextVar("irad_trusted_inputs", default=False)
+
+
+@contextmanager
+def trusted_inputs() -> Iterator[None]:
+    """Inside this block :meth:`Defense.forward` skips its input check: for callers that have checked their images
+    (the evaluation harness checks each clean batch, and :func:`~irad.attacks.check_budget` each adversarial one)."""
+    token = _trusted.set(True)
+    try:
+        yield
+    finally:
+        _trusted.reset(token)
+
 
 class Defense(nn.Module):
-    """Base class: subclasses implement :meth:`transform`; :meth:`forward` validates input and clamps output."""
+    """Base class: subclasses implement :meth:`transform`; :meth:`forward` checks the input (outside
+    :func:`trusted_inputs`) and clamps the output to [0, 1]."""
 
     differentiable: bool = True
     randomized: bool = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x, "defense input")
-        y = self.transform(x)
-        return y.clamp(0, 1)
+        if not _trusted.get():
+            check_images(x, "defense input")
+        return self.transform(x).clamp(0, 1)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -74,11 +95,6 @@ class DefendedClassifier(nn.Module):
         raise NotImplementedError
 
 
-def apply_validated(defense: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``defense`` on an input already checked by an enclosing defense: skips re-validation, keeps the [0, 1] clamp."""
-    return defense.transform(x).clamp(0, 1) if isinstance(defense, Defense) else defense(x)
-
-
 def straight_through(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Value of ``y``, gradient of ``x``: BPDA with g the identity when ``x`` is the input, or with a differentiable
     approximation g when ``x`` = g(input)."""
@@ -122,7 +138,6 @@ class Chain(Defense):
         self.randomized = any(getattr(d, "randomized", False) for d in defenses)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        # the chain's input is validated once; each member's output is already a valid image
         for d in self.defenses:
-            x = apply_validated(d, x)
+            x = d(x)
         return x

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import RandomizedDefense, apply_validated
+from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.cam import robust_activation_map
@@ -87,7 +87,7 @@ class PixelDeflection(RandomizedDefense):
                                 "(irad eval and irad purify --classifier do this)")
             protect = robust_activation_map(self._classifier[0], x.detach(), self.top_k)
         y = deflect(x, self.deflections, self.window, self.per_channel, protect, self.generator(x.device))
-        return apply_validated(self.denoiser, y)
+        return self.denoiser(y)
 
 
 def attach_classifier(defense: nn.Module, classifier: nn.Module) -> None:

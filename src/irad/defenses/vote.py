@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import Defense, apply_validated
+from irad.defenses.base import Defense
 from irad.errors import IradError
 
 
@@ -25,7 +25,7 @@ class MajorityVote(Defense):
         self.randomized = getattr(defense, "randomized", False)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return apply_validated(self.defense, x)
+        return self.defense(x)
 
     @torch.no_grad()
     def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:

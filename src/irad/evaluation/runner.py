@@ -12,11 +12,12 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
+from irad.defenses.base import trusted_inputs
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
-from irad.utils.validation import check_choice
 from irad.utils import distributed as D
+from irad.utils.validation import check_choice, check_images
 
 
 class _Tally:
@@ -127,32 +128,33 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
-    for b, (x, y) in enumerate(bar):
-        x, y = x.to(device), y.to(device)
-        for name in need_clean:
-            t = tallies[name]
-            t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
-        cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
-        if cached is None:
-            if attack is None:
-                target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
-                attack = create_attack(attack_spec, target, norm, eps)
-            x_adv = attack(x, y)
-            if adv_cache is not None:
-                adv_cache.save(attack_spec, b, x_adv, attack.flags)
-        else:
-            x_adv, batch_flags = cached
-            flags.update(batch_flags)
-        check_budget(x, x_adv, norm, eps, attack_spec)
-        with torch.no_grad():
-            fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
-        for name in group:
-            t = tallies[name]
-            right = _predict(classifier, defenses[name], x_adv) == y
-            t.adv += right.sum().item()
-            t.fooled += fooled.sum().item()
-            t.fixed += (right & fooled).sum().item()
-            t.n += len(y)
+    with trusted_inputs():  # each batch is checked once here, not in every defense call of every attack step
+        for b, (x, y) in enumerate(bar):
+            x, y = check_images(x.to(device), "evaluation images"), y.to(device)
+            for name in need_clean:
+                t = tallies[name]
+                t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
+            cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
+            if cached is None:
+                if attack is None:
+                    target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+                    attack = create_attack(attack_spec, target, norm, eps)
+                x_adv = attack(x, y)
+                if adv_cache is not None:
+                    adv_cache.save(attack_spec, b, x_adv, attack.flags)
+            else:
+                x_adv, batch_flags = cached
+                flags.update(batch_flags)
+            check_budget(x, x_adv, norm, eps, attack_spec)
+            with torch.no_grad():
+                fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
+            for name in group:
+                t = tallies[name]
+                right = _predict(classifier, defenses[name], x_adv) == y
+                t.adv += right.sum().item()
+                t.fooled += fooled.sum().item()
+                t.fixed += (right & fooled).sum().item()
+                t.n += len(y)
     for name in group:
         t = tallies[name]
         t.flags = sorted(flags | set(attack.flags if attack is not None else []))
