@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from irad.defenses import create_defense
+from irad.defenses import as_defense, bpda, create_defense
 from irad.errors import IradError
 from irad.evaluation import EOT, attack_target, evaluate
 from irad.evaluation.scenarios import uses_eot
@@ -100,3 +100,22 @@ def test_inputs_are_checked_at_the_boundary_not_on_every_attack_step(tiny_model,
     assert len(rows) == 1 and checks == []  # but not again in each defense call of the attack's steps
     chain(x)
     assert checks  # while a call outside the harness is
+
+
+def test_plain_modules_and_bpda_wrappers_are_defenses_in_the_harness(tiny_model, samples):
+    from torch.utils.data import TensorDataset
+
+    class Halve(nn.Module):  # a user's own transform, not a Defense: the protocol's defaults apply
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x / 2
+
+    plain = as_defense(Halve())
+    assert (plain.spec, plain.differentiable, plain.randomized, plain.predicts_itself) == ("Halve", True, False, False)
+    wrapped = bpda(create_defense("resample:sampler=sv"))
+    assert wrapped.randomized and wrapped.differentiable and wrapped.spec.startswith("bpda(resample:")
+    assert isinstance(attack_target(tiny_model, wrapped, "adaptive", 4), EOT)
+    defenses = {"halve": Halve(), "bpda(bit-depth)": bpda(create_defense("bit-depth:bits=3"))}
+    data = TensorDataset(samples[0][:4], samples[1][:4])
+    rows = {r.defense: r for r in evaluate(tiny_model, defenses, ["fgsm"], data, scenario="adaptive", progress=False)}
+    assert set(rows) == set(defenses) and all(r.n == 4 for r in rows.values())
+    assert not any("non-differentiable" in n for n in rows["bpda(bit-depth)"].notes)  # BPDA is differentiable

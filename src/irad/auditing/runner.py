@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, Dataset
 from irad.auditing.checks import CHECKS, AuditContext, autoattack_flags
 from irad.auditing.measure import Measurements
 from irad.auditing.report import DefenseAudit
-from irad.defenses.deflection import attach_classifier
+from irad.defenses.base import as_defense, attach_classifier
 from irad.utils.validation import check_choice
 
 # cpu: minutes on 2 cores (small n, fewer iterations and queries, no AutoAttack); full: standard budgets.
@@ -31,7 +31,7 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
     data = data.dataset if isinstance(data, DataLoader) else data
     device = next(classifier.parameters()).device
     classifier.eval()
-    defense.to(device).eval()
+    defense = as_defense(defense).to(device).eval()
     attach_classifier(defense, classifier)
     torch.manual_seed(seed)
     x, y = next(iter(DataLoader(data, batch_size=min(batch_size, 64))))
@@ -39,4 +39,4 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
                        Measurements(classifier, defense, data, norm, batch_size, seed, progress), eps, norm,
                        p["eot"][1] if eot_samples is None else eot_samples, p)
     checks = [*CHECKS, autoattack_flags] if p["autoattack"] else CHECKS
-    return DefenseAudit(name or getattr(defense, "spec", type(defense).__name__), [check(ctx) for check in checks])
+    return DefenseAudit(name or defense.spec, [check(ctx) for check in checks])

@@ -89,8 +89,8 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
                 continue
             defense = create_defense(spec).to(cfg.device)
             title = spec.split(":")[0] + ("\n" + spec.split(":")[1] if ":" in spec else "")
-            if getattr(defense, "defended_classifier", False):  # changes the model: show its input, its prediction
-                columns.append((title + "\n(own models)", x_adv))
+            if defense.predicts_itself:  # show its input and its prediction
+                columns.append((title + "\n(own prediction)", x_adv))
                 preds.append(defense.predict(model, x_adv))
             else:
                 columns.append((title, defense(x_adv)))

@@ -72,11 +72,13 @@ class PixelDeflection(RandomizedDefense):
             raise IradError(f"deflections and window must be >= 0, got {deflections} and {window}")
         self.deflections, self.window, self.rcam, self.top_k, self.per_channel = deflections, window, rcam, top_k, per_channel
         self.denoiser = create_defense(denoiser)
-        self.differentiable = getattr(self.denoiser, "differentiable", True)
+        self.differentiable = self.denoiser.differentiable
+        self.needs_classifier = rcam or self.denoiser.needs_classifier
         self._classifier: list[nn.Module] = []  # held outside the module tree: not this defense's parameters
 
     def set_classifier(self, classifier: nn.Module) -> None:
-        """The model whose R-CAM guides deflection (the harness passes the victim)."""
+        """The model whose R-CAM guides deflection (the harness passes the victim with
+        :func:`~irad.defenses.base.attach_classifier`)."""
         self._classifier[:] = [classifier]
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,10 +90,3 @@ class PixelDeflection(RandomizedDefense):
             protect = robust_activation_map(self._classifier[0], x.detach(), self.top_k)
         y = deflect(x, self.deflections, self.window, self.per_channel, protect, self.generator(x.device))
         return self.denoiser(y)
-
-
-def attach_classifier(defense: nn.Module, classifier: nn.Module) -> None:
-    """Give every part of ``defense`` that needs the classifier (R-CAM guided deflection) the ``classifier``."""
-    for m in defense.modules():
-        if hasattr(m, "set_classifier"):
-            m.set_classifier(classifier)

@@ -11,9 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torch import nn
-
-from irad.defenses.base import Chain
+from irad.defenses.base import Chain, Defense
 from irad.errors import IradError
 from irad.utils.spec import coerce_kwargs, parse_spec
 
@@ -21,7 +19,7 @@ from irad.utils.spec import coerce_kwargs, parse_spec
 @dataclass(frozen=True)
 class DefenseInfo:
     name: str
-    factory: Callable[..., nn.Module]
+    factory: Callable[..., Defense]
     summary: str
 
     def parameters(self) -> dict[str, object]:
@@ -48,7 +46,7 @@ def list_defenses() -> list[DefenseInfo]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def create_defense(spec: str = "none", **kwargs: object) -> nn.Module:
+def create_defense(spec: str = "none", **kwargs: object) -> Defense:
     """Build a defense from a spec string (and, for a single defense, keyword arguments overriding the spec).
 
     ``ens-N(SPEC)`` wraps SPEC in a majority vote over N randomized runs (:class:`~irad.defenses.vote.MajorityVote`).

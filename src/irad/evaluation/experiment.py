@@ -10,7 +10,7 @@ import torch
 
 from irad.data import dataset_classes, load_eval_data
 from irad.defenses import create_defense
-from irad.defenses.deflection import attach_classifier
+from irad.defenses.base import attach_classifier
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, load_results, write_results
@@ -61,7 +61,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     prints = {spec: (model_print, state_fingerprint(d)) for spec, d in defenses.items()}
     for spec, d in defenses.items():
         # a defended classifier predicts with its own models: they must fit the data
-        if getattr(d, "num_classes", None) and num_classes and d.num_classes != num_classes:
+        if d.num_classes and num_classes and d.num_classes != num_classes:
             raise IradError(f"defense {spec!r} predicts {d.num_classes} classes but {cfg.dataset} has {num_classes}")
         attach_classifier(d, classifier)  # R-CAM guided deflection reads the victim's activation maps
     config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "adv_cache")}

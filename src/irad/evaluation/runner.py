@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
-from irad.defenses.base import trusted_inputs
+from irad.defenses.base import Defense, as_defense, trusted_inputs
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
@@ -34,17 +34,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _predict(classifier: nn.Module, defense: nn.Module, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
-    """Predicted labels through ``defense``; a defense with its own ``predict`` (a majority vote) decides itself,
-    and its timed cost then includes the classifier passes it makes."""
-    vote = getattr(defense, "predict", None)
+def _predict(classifier: nn.Module, defense: Defense, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
+    """Predicted labels through ``defense``. The timed cost (added to ``tally``) is the defense's transform, or all
+    of :meth:`~Defense.predict` for a defense that predicts by itself (a vote's classifier passes included)."""
     with torch.no_grad():
         t0 = time.perf_counter()
-        out = vote(classifier, x) if vote else defense(x)
+        out = defense.predict(classifier, x) if defense.predicts_itself else defense(x)
         _sync(x.device)
         if tally is not None:
             tally.seconds += time.perf_counter() - t0
-        return out if vote else classifier(out).argmax(1)
+        return out if defense.predicts_itself else classifier(out).argmax(1)
 
 
 def _loader(data: Dataset, batch_size: int) -> DataLoader:
@@ -78,8 +77,7 @@ def evaluate(
     check_choice("scenario", scenario, SCENARIOS)
     device = next(classifier.parameters()).device
     classifier.eval()
-    for d in defenses.values():
-        d.to(device).eval()
+    defenses = {name: as_defense(d).to(device).eval() for name, d in defenses.items()}
     n = len(data)
     skip = set(skip)
     clean_cache: dict[str, _Tally] = {}
@@ -111,9 +109,9 @@ def evaluate(
     return rows
 
 
-def _notes(defense: nn.Module, scenario: str, tally: _Tally) -> list[str]:
+def _notes(defense: Defense, scenario: str, tally: _Tally) -> list[str]:
     notes = list(tally.flags)
-    if scenario == "adaptive" and not getattr(defense, "differentiable", True):
+    if scenario == "adaptive" and not defense.differentiable:
         notes.append("defense-declared-non-differentiable: adaptive gradient is the defense's own (straight-through, a soft surrogate, or zero)")
     return notes
 
