@@ -1,6 +1,8 @@
-"""``audit()``: run every check on one defense in front of one classifier."""
+"""``audit()``: run every check on one defense in front of one classifier; ``run_audits()``: on several."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -40,3 +42,18 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
                        p["eot"][1] if eot_samples is None else eot_samples, p)
     checks = [*CHECKS, autoattack_flags] if p["autoattack"] else CHECKS
     return DefenseAudit(name or defense.spec, [check(ctx) for check in checks])
+
+
+def run_audits(classifier: nn.Module, defenses: Mapping[str, nn.Module], data: Dataset, preset: str | dict = "cpu",
+               eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None, batch_size: int = 128,
+               seed: int = 0, progress: bool = True,
+               on_report: Callable[[DefenseAudit], None] | None = None) -> list[DefenseAudit]:
+    """:func:`audit` of every defense in ``defenses`` (name -> defense) with the same settings; ``on_report`` is
+    called with each report as it finishes."""
+    reports = []
+    for name, defense in defenses.items():
+        reports.append(audit(classifier, defense, data, name, preset, eps, norm, eot_samples, batch_size, seed,
+                             progress))
+        if on_report is not None:
+            on_report(reports[-1])
+    return reports

@@ -11,7 +11,8 @@ import torch
 from irad.cli.common import positive_int
 from irad.data import load_dataset, load_eval_data
 from irad.errors import IradError
-from irad.evaluation import EvalConfig, format_table, run_eval
+from irad.evaluation import format_table
+from irad.evaluation.experiment import EvalConfig, run_eval
 
 DEMO_DEFENSES = [
     "none",

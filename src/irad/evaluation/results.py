@@ -1,9 +1,10 @@
-"""Result rows, the results JSON (``{"config", "environment", "results"}``), and the printed table."""
+"""Result rows, the results JSON (``{"config", "environment", "results"[, "audit"]}``), and the printed table."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,8 +54,12 @@ def load_results(path: str | os.PathLike) -> dict:
     return data
 
 
-def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow]) -> None:
-    atomic_write_json(path, {"config": config, "environment": env, "results": [asdict(r) for r in rows]})
+def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow],
+                  audits: Sequence[dict] = ()) -> None:
+    """The results JSON: ``config``, ``environment``, ``results`` (the rows) and, when there are any, the defenses'
+    ``audit`` reports."""
+    data = {"config": config, "environment": env, "results": [asdict(r) for r in rows]}
+    atomic_write_json(path, {**data, "audit": list(audits)} if audits else data)
 
 
 def format_table(rows: list[ResultRow]) -> str:
