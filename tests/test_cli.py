@@ -18,6 +18,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "irad", *args], capture_output=True, text=True, timeout=300)
 
 
+def _computed_rows(monkeypatch) -> list[tuple[str, str]]:
+    """``(defense, attack)`` of each row the following runs compute, as ``evaluate`` reports them to ``on_row``."""
+    import irad.evaluation.experiment as experiment
+
+    computed, evaluate = [], experiment.evaluate
+
+    def counting(*args, on_row, **kwargs):
+        return evaluate(*args, on_row=lambda row: (computed.append((row.defense, row.attack)), on_row(row)), **kwargs)
+
+    monkeypatch.setattr(experiment, "evaluate", counting)
+    return computed
+
+
 def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsys):
     out = tmp_path / "r.json"
     args = [*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
@@ -32,14 +45,11 @@ def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsy
         assert r["n"] == 10 and r["scenario"] == "oblivious" and r["eps"] == pytest.approx(8 / 255)
     assert "SA" in capsys.readouterr().out
 
-    import irad.evaluation.runner as runner
-
-    calls = []
-    original = runner._run_group
-    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
-    assert main([*args, "--defense", "bit-depth"]) == 0  # only the new defense's rows are computed
-    assert calls == [["bit-depth"], ["bit-depth"]]  # one pass per attack, none for the finished defenses
-    assert len(json.loads(out.read_text())["results"]) == 6
+    computed = _computed_rows(monkeypatch)
+    assert main([*args, "--defense", "bit-depth"]) == 0
+    assert computed == [("bit-depth", "fgsm"), ("bit-depth", "bim:steps=3")]  # only the new defense's rows
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 6 and rows[:4] == data["results"]  # the finished ones are kept as they were
 
 
 def test_resume_recomputes_rows_whose_weights_changed(tmp_path, shared_models, monkeypatch, capsys):
@@ -63,14 +73,10 @@ def test_resume_recomputes_rows_whose_weights_changed(tmp_path, shared_models, m
 
     state["linear.bias"] = state["linear.bias"] + 1.0  # "retrained" behind the same path
     save_file(state, tmp_path / "w.safetensors")
-    import irad.evaluation.runner as runner
-
-    calls = []
-    original = runner._run_group
-    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    computed = _computed_rows(monkeypatch)
     capsys.readouterr()
     assert main(args) == 0
-    assert calls == [["none", "median"]] and "2 rows of" in capsys.readouterr().err
+    assert computed == [("none", "fgsm"), ("median", "fgsm")] and "2 rows of" in capsys.readouterr().err
     rows = json.loads(out.read_text())["results"]
     assert len(rows) == 2 and {r["classifier_sha256"] for r in rows} not in ({print_a}, {None})
 
