@@ -142,7 +142,26 @@ class Attack:
 
 
 def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 8 / 255) -> Attack:
-    """Build attack ``spec`` (``NAME[:key=value,...]``) against ``model`` in the given threat model."""
+    """Build an attack on ``model`` in a threat model.
+
+    Args:
+        spec: ``NAME[:key=value,...]``, e.g. ``"pgd:steps=100,alpha=1/255"`` (``irad list attacks``).
+        model: what the attack differentiates or queries: images in [0, 1] -> logits (a classifier, or
+            :func:`~irad.evaluation.attack_target` for a defended one).
+        norm: ``"Linf"`` or ``"L2"``.
+        eps: the budget; minimal-norm attacks (deepfool, cw) are projected onto the eps-ball.
+
+    Returns:
+        An :class:`Attack`: ``attack(x, y)`` returns adversarial examples in [0, 1] within ``eps`` of ``x``.
+
+    Raises:
+        IradError: an unknown attack, parameter or norm, or a budget that is not positive.
+
+    Example::
+
+        >>> attack = create_attack("pgd:steps=10", model, "Linf", 8 / 255)
+        >>> x_adv = attack(x, y)
+    """
     parts = parse_spec(spec)
     if len(parts) != 1:
         raise IradError(f"attack spec {spec!r}: attacks cannot be chained")

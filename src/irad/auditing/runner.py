@@ -24,9 +24,28 @@ PRESETS: dict[str, dict] = {
 def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader, name: str | None = None,
           preset: str | dict = "cpu", eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None,
           batch_size: int = 128, seed: int = 0, progress: bool = True) -> DefenseAudit:
-    """Gradient-masking checks for ``defense`` (images in [0, 1] -> same) in front of ``classifier`` on ``data``
-    (``(image, label)`` pairs; use the preset's n). ``preset``: a name in :data:`PRESETS` or a dict like them.
-    ``eot_samples`` defaults to the preset's larger EOT count."""
+    """Gradient-masking checks for ``defense`` in front of ``classifier``: randomness, gradient health, scenario
+    ordering, attack-strength monotonicity, white box vs black box and transfer (and AutoAttack's flags in ``full``).
+
+    Args:
+        classifier: images in [0, 1] -> logits.
+        defense: a :class:`~irad.defenses.Defense` (a plain ``nn.Module`` counts as deterministic and differentiable).
+        data: ``(image, label)`` pairs (a dataset, or a loader of one); the preset's ``n`` is the intended size.
+        name: the report's name (default: the defense's spec).
+        preset: a name in :data:`PRESETS` (``"cpu"``: minutes on 2 cores; ``"full"``: standard budgets) or a dict
+            like them.
+        eps, norm: the threat model.
+        eot_samples: EOT draws for a randomized defense (default: the preset's larger count).
+        batch_size, seed, progress: as in :func:`~irad.evaluation.evaluate`.
+
+    Returns:
+        A :class:`DefenseAudit`: one PASS / WARN / FAIL per check with its evidence and advice.
+
+    Example::
+
+        >>> report = irad.audit(model, create_defense("bit-depth:bits=4"), data, preset="cpu")
+        >>> print(format_audit(report))  # gradient-health WARNs: declare differentiable=False, attack with bpda
+    """
     if isinstance(preset, str):
         check_choice("audit preset", preset, list(PRESETS))
     p = PRESETS[preset] if isinstance(preset, str) else preset

@@ -13,7 +13,8 @@ FOOLBOX_PREFIX = "foolbox-"
 
 
 def parse_dataset(name: str) -> tuple[str, bool]:
-    """``(dataset, from foolbox)``: ``"foolbox-cifar10"`` -> ``("cifar10", True)``, ``"cifar10"`` -> ``("cifar10", False)``."""
+    """``(dataset, from foolbox)``: ``"foolbox-cifar10"`` -> ``("cifar10", True)``; ``"cifar10"`` ->
+    ``("cifar10", False)``."""
     return name.removeprefix(FOOLBOX_PREFIX), name.startswith(FOOLBOX_PREFIX)
 
 

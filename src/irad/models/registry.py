@@ -62,11 +62,25 @@ def classifier_info(name: str) -> ClassifierInfo:
 
 
 def create_classifier(name: str, weights: str | os.PathLike | None = None, num_classes: int | None = None) -> nn.Module:
-    """Build classifier ``name`` taking images ``(N, 3, H, W)`` in [0, 1] and returning logits.
+    """Build a classifier taking images ``(N, 3, H, W)`` in [0, 1] and returning logits (it owns its normalisation).
 
-    ``weights`` is a path (safetensors, or a torch state dict loaded with ``weights_only=True``), a tag
-    listed by :func:`list_classifiers` (e.g. ``"irad-cifar10"``), or None for random initialisation.
-    The model is returned in eval mode.
+    Args:
+        name: an architecture of :func:`list_classifiers` (``irad list classifiers``), e.g. ``"resnet20"``.
+        weights: a checkpoint path (safetensors, or a torch state dict read with ``weights_only=True``), a tag of
+            the architecture (e.g. ``"irad-cifar10"``, ``"idelbayev"``), or None for random initialisation.
+        num_classes: the head's size (default: the architecture's own).
+
+    Returns:
+        The model in eval mode, on the CPU.
+
+    Raises:
+        IradError: an unknown name or tag, or a checkpoint that is missing, unsafe or does not match.
+
+    Example::
+
+        >>> model = create_classifier("resnet20", weights="irad-cifar10")
+        >>> model(torch.rand(4, 3, 32, 32)).shape
+        torch.Size([4, 10])
     """
     info = classifier_info(name)
     n = num_classes or info.num_classes
