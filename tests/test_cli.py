@@ -148,6 +148,19 @@ def test_purify_roundtrip_and_errors(tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_purify_hands_the_classifier_to_the_defenses_that_need_it(tmp_path, monkeypatch):
+    import irad.cli.purify_cmd as purify_cmd
+    from irad.defenses import create_defense
+
+    Image.fromarray((torch.rand(32, 32, 3) * 255).byte().numpy()).save(tmp_path / "in.png")
+    spec = "pixel-deflection:rcam=true,deflections=5"
+    assert all(create_defense(s).needs_classifier for s in (spec, f"median+{spec}", f"ens-3({spec})"))
+    assert not create_defense("pixel-deflection:deflections=5").needs_classifier
+    assert main(["purify", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--defense", spec]) == 0
+    monkeypatch.setattr(purify_cmd, "load_classifier", lambda *a: pytest.fail("no defense here reads a classifier"))
+    assert main(["purify", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--defense", "median"]) == 0
+
+
 def test_help_lists_commands():
     r = _cli("--help")
     for cmd in ("demo", "eval", "purify", "train", "list", "data"):
