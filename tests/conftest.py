@@ -1,4 +1,8 @@
-"""Shared fixtures: paths into ../shared (CI has it beside the clone), tiny models, a few real images."""
+"""Shared fixtures: paths into ../shared (CI has it beside the clone), tiny models, a few real images.
+
+The shared folder (CIFAR-10 test images, Idelbayev's CIFAR ResNets) is ``$IRAD_SHARED`` if set, else ``../shared``
+beside the repository; tests that need it are skipped, with the reason, where it is absent.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +21,20 @@ SHARED_MODELS = SHARED / "models" / "cifar10-resnet-idelbayev"
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def _require(path: Path, what: str) -> None:
+    if not path.is_dir():
+        pytest.skip(f"needs {what} in {path} (set IRAD_SHARED to the shared folder)")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    assert (SHARED_DATA / "cifar10" / "test").is_dir(), f"tests need ../shared beside the repository ({SHARED_DATA})"
+    _require(SHARED_DATA / "cifar10" / "test", "the shared CIFAR-10 test set")
     return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
 def shared_models() -> Path:
-    assert SHARED_MODELS.is_dir(), f"tests need the shared CIFAR ResNets in {SHARED_MODELS}"
+    _require(SHARED_MODELS, "the shared CIFAR ResNets")
     return SHARED_MODELS
 
 

@@ -49,6 +49,8 @@ def test_budget_check_catches_violations(samples):
         check_budget(x, x + 1.5, "Linf", 2.0)
     with pytest.raises(BudgetViolation, match="NaN"):
         check_budget(x, x * float("nan"), "Linf", 1.0)
+    # one kind of error: the CLI reports a violation like any bad input, and bad arguments stay ValueErrors
+    assert issubclass(BudgetViolation, IradError) and issubclass(IradError, ValueError)
 
 
 def test_projection_lands_in_both_balls():
@@ -67,7 +69,7 @@ def test_attack_spec_errors(tiny_model):
         create_attack("pgdd", tiny_model)
     with pytest.raises(IradError, match="no parameter"):
         create_attack("pgd:stepz=3", tiny_model)
-    with pytest.raises(IradError, match="unknown norm"):
+    with pytest.raises(IradError, match="norm must be one of Linf, L2"):
         create_attack("pgd", tiny_model, "L1")
     with pytest.raises(IradError, match="eps must be positive"):
         create_attack("pgd", tiny_model, "Linf", 0.0)

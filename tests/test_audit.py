@@ -88,3 +88,33 @@ def test_eval_audit_attaches_the_reports(tmp_path):
     data = json.loads(out.read_text())
     assert len(data["results"]) == 1 and [a["defense"] for a in data["audit"]] == ["none"]
     assert {c["name"] for c in data["audit"][0]["checks"]} >= {"randomness", "gradient-health"}
+
+
+def test_a_resumed_eval_keeps_its_audit_and_does_not_redo_it(tmp_path):
+    from dataclasses import replace
+
+    from irad.evaluation.experiment import EvalConfig, run_eval
+
+    out = tmp_path / "eval.json"
+    cfg = EvalConfig(dataset="foolbox-cifar10", n=4, attacks=["fgsm"], out=str(out), audit="cpu")
+    reports = []
+    run_eval(cfg, progress=False, on_audit=reports.append)
+    first = json.loads(out.read_text())["audit"]
+    assert [r.defense for r in reports] == ["none"] and len(first) == 1
+    assert first[0]["setup"] == {"preset": "cpu", "norm": "Linf", "eps": 8 / 255, "n": 4}
+    rows = run_eval(replace(cfg, attacks=["fgsm", "bim:steps=2"], audit=None), progress=False)  # resumed, no audit
+    assert len(rows) == 2 and json.loads(out.read_text())["audit"] == first
+    reports.clear()
+    run_eval(cfg, progress=False, on_audit=reports.append)  # resumed with the audit: nothing left to do
+    assert reports == [] and json.loads(out.read_text())["audit"] == first
+
+
+def test_audits_of_a_cifar100_setup_use_a_100_class_classifier(tmp_path):
+    from irad.cli.main import main
+
+    out = tmp_path / "eval.json"
+    # the stratified 4 of foolbox's CIFAR-100 samples have labels up to 23: a 10-class head cannot score them
+    args = ["--dataset", "foolbox-cifar100", "--n", "4", "--weights", "none", "--defense", "none", "--no-progress"]
+    assert main(["eval", *args, "--attack", "fgsm", "--audit", "--out", str(out)]) == 0
+    assert [a["defense"] for a in json.loads(out.read_text())["audit"]] == ["none"]
+    assert main(["audit", *args]) == 0

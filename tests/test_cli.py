@@ -18,6 +18,19 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "irad", *args], capture_output=True, text=True, timeout=300)
 
 
+def _computed_rows(monkeypatch) -> list[tuple[str, str]]:
+    """``(defense, attack)`` of each row the following runs compute, as ``evaluate`` reports them to ``on_row``."""
+    import irad.evaluation.experiment as experiment
+
+    computed, evaluate = [], experiment.evaluate
+
+    def counting(*args, on_row, **kwargs):
+        return evaluate(*args, on_row=lambda row: (computed.append((row.defense, row.attack)), on_row(row)), **kwargs)
+
+    monkeypatch.setattr(experiment, "evaluate", counting)
+    return computed
+
+
 def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsys):
     out = tmp_path / "r.json"
     args = [*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
@@ -32,14 +45,11 @@ def test_eval_json_schema_and_resume(tmp_path, shared_models, monkeypatch, capsy
         assert r["n"] == 10 and r["scenario"] == "oblivious" and r["eps"] == pytest.approx(8 / 255)
     assert "SA" in capsys.readouterr().out
 
-    import irad.evaluation.runner as runner
-
-    calls = []
-    original = runner._run_group
-    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
-    assert main([*args, "--defense", "bit-depth"]) == 0  # only the new defense's rows are computed
-    assert calls == [["bit-depth"], ["bit-depth"]]  # one pass per attack, none for the finished defenses
-    assert len(json.loads(out.read_text())["results"]) == 6
+    computed = _computed_rows(monkeypatch)
+    assert main([*args, "--defense", "bit-depth"]) == 0
+    assert computed == [("bit-depth", "fgsm"), ("bit-depth", "bim:steps=3")]  # only the new defense's rows
+    rows = json.loads(out.read_text())["results"]
+    assert len(rows) == 6 and rows[:4] == data["results"]  # the finished ones are kept as they were
 
 
 def test_resume_recomputes_rows_whose_weights_changed(tmp_path, shared_models, monkeypatch, capsys):
@@ -63,14 +73,10 @@ def test_resume_recomputes_rows_whose_weights_changed(tmp_path, shared_models, m
 
     state["linear.bias"] = state["linear.bias"] + 1.0  # "retrained" behind the same path
     save_file(state, tmp_path / "w.safetensors")
-    import irad.evaluation.runner as runner
-
-    calls = []
-    original = runner._run_group
-    monkeypatch.setattr(runner, "_run_group", lambda *a, **k: calls.append(a[2]) or original(*a, **k))
+    computed = _computed_rows(monkeypatch)
     capsys.readouterr()
     assert main(args) == 0
-    assert calls == [["none", "median"]] and "2 rows of" in capsys.readouterr().err
+    assert computed == [("none", "fgsm"), ("median", "fgsm")] and "2 rows of" in capsys.readouterr().err
     rows = json.loads(out.read_text())["results"]
     assert len(rows) == 2 and {r["classifier_sha256"] for r in rows} not in ({print_a}, {None})
 
@@ -142,6 +148,19 @@ def test_purify_roundtrip_and_errors(tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_purify_hands_the_classifier_to_the_defenses_that_need_it(tmp_path, monkeypatch):
+    import irad.cli.purify_cmd as purify_cmd
+    from irad.defenses import create_defense
+
+    Image.fromarray((torch.rand(32, 32, 3) * 255).byte().numpy()).save(tmp_path / "in.png")
+    spec = "pixel-deflection:rcam=true,deflections=5"
+    assert all(create_defense(s).needs_classifier for s in (spec, f"median+{spec}", f"ens-3({spec})"))
+    assert not create_defense("pixel-deflection:deflections=5").needs_classifier
+    assert main(["purify", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--defense", spec]) == 0
+    monkeypatch.setattr(purify_cmd, "load_classifier", lambda *a: pytest.fail("no defense here reads a classifier"))
+    assert main(["purify", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--defense", "median"]) == 0
+
+
 def test_help_lists_commands():
     r = _cli("--help")
     for cmd in ("demo", "eval", "purify", "train", "list", "data"):
@@ -171,12 +190,12 @@ def test_ctrl_c_keeps_finished_rows(tmp_path, monkeypatch, capsys):
 def test_results_name_the_commit_and_whether_the_source_differed_from_it(tmp_path):
     import subprocess
 
-    from irad.evaluation.results import _git_commit
+    from irad.utils.provenance import git_commit
 
     def git(*args: str) -> str:
         return subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True).stdout
 
-    assert _git_commit(tmp_path) is None  # not a checkout
+    assert git_commit(tmp_path) is None  # not a checkout
     git("init", "-q")
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "a.py").write_text("x = 1\n")
@@ -184,9 +203,9 @@ def test_results_name_the_commit_and_whether_the_source_differed_from_it(tmp_pat
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "a")
     head = git("rev-parse", "HEAD").strip()
     (tmp_path / "notes.txt").write_text("outside src: not a code change")
-    assert _git_commit(tmp_path) == head
+    assert git_commit(tmp_path) == head
     (tmp_path / "src" / "a.py").write_text("x = 2\n")
-    assert _git_commit(tmp_path) == head + "+modified"
+    assert git_commit(tmp_path) == head + "+modified"
 
 
 def test_resumed_rows_keep_the_commit_they_were_computed_at(capsys):

@@ -6,8 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from irad.data import (CIFAR10_CLASSES, dataset_targets, load_dataset, load_foolbox_samples, load_image,
-                       resolve_data_root, stratified_indices, stratified_subset)
+from irad.data import (CIFAR10_CLASSES, dataset_classes, dataset_targets, load_dataset, load_eval_data,
+                       load_foolbox_samples, load_image, parse_dataset, resolve_data_root, stratified_indices,
+                       stratified_subset)
 from irad.errors import IradError
 
 
@@ -65,8 +66,17 @@ def test_missing_dataset_says_where_and_how(tmp_path):
 
 
 def test_unknown_dataset_is_an_error(tmp_path):
-    with pytest.raises(IradError, match="unknown dataset"):
+    with pytest.raises(IradError, match="dataset must be one of cifar10"):
         load_dataset("mnist", tmp_path)
+    with pytest.raises(IradError, match="dataset must be one of cifar10"):
+        load_eval_data("mnist", tmp_path)
+
+
+def test_dataset_names_are_parsed_in_one_place():
+    assert parse_dataset("foolbox-cifar100") == ("cifar100", True) and parse_dataset("cifar10") == ("cifar10", False)
+    assert [dataset_classes(d) for d in ("cifar10", "foolbox-cifar100", "imagenet", "folder")] == [10, 100, 1000, None]
+    data = load_eval_data("foolbox-cifar10", n=10)
+    assert len(data) == 10 and data[0][0].shape == (3, 32, 32)
 
 
 def test_folder_with_wrong_classes_is_rejected(tmp_path):

@@ -8,12 +8,13 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from irad.defenses import bpda, create_defense, list_defenses, parse_spec
+from irad.defenses import DefendedClassifier, bpda, create_defense, list_defenses, parse_spec
 from irad.defenses.resample import pixel_grid, resample, sample_at
 from irad.errors import IradError
 
 # Image-to-image defenses; a defended classifier (jpeg-ensemble) has no image output and its own tests.
-ALL = [info.name for info in list_defenses() if not getattr(info.factory, "defended_classifier", False)]
+ALL = [info.name for info in list_defenses()
+       if not (isinstance(info.factory, type) and issubclass(info.factory, DefendedClassifier))]
 
 
 @pytest.fixture

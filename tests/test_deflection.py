@@ -11,7 +11,7 @@ from skimage.color import rgb2ycbcr
 from skimage.restoration import denoise_wavelet
 from torch import nn
 
-from irad.defenses import create_defense
+from irad.defenses import Defense, create_defense
 from irad.defenses.deflection import deflect
 from irad.defenses.wavelet import _median_nonzero, _wavedec, _waverec, estimate_sigma, wavelet_denoise
 from irad.errors import IradError
@@ -159,14 +159,14 @@ def test_rcam_range_shape_and_errors(samples):
 
 
 def test_ens_votes_and_refuses_deterministic_defenses():
-    class Coin(nn.Module):
-        randomized, differentiable = True, True
+    class Coin(Defense):
+        randomized = True
 
         def __init__(self):
             super().__init__()
             self.calls = 0
 
-        def forward(self, x):
+        def transform(self, x):
             self.calls += 1
             return x * 0 + (1.0 if self.calls % 3 else 0.0)  # two of every three runs say "bright"
 

@@ -110,6 +110,6 @@ def test_packaged_float16_members_predict_like_the_run(ensemble_dir, tmp_path, s
     m = create_classifier("resnet20", "irad-cifar10").eval()
     x = samples[0]
     with torch.no_grad():
-        half = create_defense(f"jpeg-ensemble:weights={folder}").attack_model("bpda")(x)
-        full = create_defense(f"jpeg-ensemble:weights={ensemble_dir}").attack_model("bpda")(x)
+        half = create_defense(f"jpeg-ensemble:weights={folder}").attack_model(m, "bpda")(x)
+        full = create_defense(f"jpeg-ensemble:weights={ensemble_dir}").attack_model(m, "bpda")(x)
     assert torch.allclose(half.exp(), full.exp(), atol=2e-3) and torch.equal(half.argmax(1), full.argmax(1))  # probs

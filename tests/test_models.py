@@ -78,6 +78,14 @@ def test_truncated_checkpoint_is_a_clear_error(shared_models, tmp_path):
         create_classifier("resnet20", tmp_path / "cut.safetensors")
 
 
+def test_load_classifier_sizes_the_head_for_the_dataset():
+    from irad.models import load_classifier
+
+    heads = {d: load_classifier("resnet20", dataset=d).net.linear.out_features for d in ("cifar100", "foolbox-cifar100")}
+    assert heads == {"cifar100": 100, "foolbox-cifar100": 100}
+    assert load_classifier("resnet20").net.linear.out_features == 10  # no dataset: the architecture's own
+
+
 def test_unknown_names_and_weights():
     with pytest.raises(IradError, match="unknown classifier"):
         create_classifier("resnet9000")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from irad.defenses import create_defense
+from irad.defenses import as_defense, bpda, create_defense
 from irad.errors import IradError
 from irad.evaluation import EOT, attack_target, evaluate
 from irad.evaluation.scenarios import uses_eot
@@ -55,7 +55,7 @@ def test_eot_wraps_only_randomized_defenses_and_averages_logits(tiny_model, samp
 
 
 def test_unknown_scenario(tiny_model):
-    with pytest.raises(IradError, match="unknown scenario"):
+    with pytest.raises(IradError, match="scenario must be one of oblivious, bpda, adaptive"):
         attack_target(tiny_model, create_defense("none"), "whitebox")
 
 
@@ -78,3 +78,44 @@ def test_each_scenario_end_to_end(scenario, samples, shared_models):
     assert by["resample:sampler=sv"].eot_samples == (1 if scenario == "oblivious" else 2)
     if scenario == "adaptive":
         assert any("non-differentiable" in n for n in by["bit-depth:bits=4"].notes)
+
+
+def test_inputs_are_checked_at_the_boundary_not_on_every_attack_step(tiny_model, samples, monkeypatch):
+    from torch.utils.data import TensorDataset
+
+    import irad.defenses.base as base
+
+    x, y = samples[0][:4], samples[1][:4]
+    defense = create_defense("median")
+    for bad in (x * float("nan"), x * 2):  # a user's own call is checked
+        with pytest.raises(IradError, match="NaN|\\[0, 1\\]"):
+            defense(bad)
+    with pytest.raises(IradError, match="evaluation images"):  # and so is the data the harness is given
+        evaluate(tiny_model, {"median": defense}, ["fgsm"], TensorDataset(x * 2, y), progress=False)
+    checks = []
+    monkeypatch.setattr(base, "check_images", lambda *a: checks.append(a))
+    chain = create_defense("median+none")
+    rows = evaluate(tiny_model, {"median+none": chain}, ["pgd:steps=5"], TensorDataset(x, y), scenario="adaptive",
+                    progress=False)
+    assert len(rows) == 1 and checks == []  # but not again in each defense call of the attack's steps
+    chain(x)
+    assert checks  # while a call outside the harness is
+
+
+def test_plain_modules_and_bpda_wrappers_are_defenses_in_the_harness(tiny_model, samples):
+    from torch.utils.data import TensorDataset
+
+    class Halve(nn.Module):  # a user's own transform, not a Defense: the protocol's defaults apply
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x / 2
+
+    plain = as_defense(Halve())
+    assert (plain.spec, plain.differentiable, plain.randomized, plain.predicts_itself) == ("Halve", True, False, False)
+    wrapped = bpda(create_defense("resample:sampler=sv"))
+    assert wrapped.randomized and wrapped.differentiable and wrapped.spec.startswith("bpda(resample:")
+    assert isinstance(attack_target(tiny_model, wrapped, "adaptive", 4), EOT)
+    defenses = {"halve": Halve(), "bpda(bit-depth)": bpda(create_defense("bit-depth:bits=3"))}
+    data = TensorDataset(samples[0][:4], samples[1][:4])
+    rows = {r.defense: r for r in evaluate(tiny_model, defenses, ["fgsm"], data, scenario="adaptive", progress=False)}
+    assert set(rows) == set(defenses) and all(r.n == 4 for r in rows.values())
+    assert not any("non-differentiable" in n for n in rows["bpda(bit-depth)"].notes)  # BPDA is differentiable

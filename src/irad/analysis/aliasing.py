@@ -106,8 +106,24 @@ def unstrided(module: nn.Module, kind: str, x: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def aliasing(model: nn.Module, images: torch.Tensor | torch.utils.data.DataLoader, batch_size: int = 64,
              progress: bool = False) -> list[LayerAliasing]:
-    """AM of every downsampling operation of ``model`` on ``images`` (``(N, C, H, W)`` in the model's input range, or
-    a loader of ``(images, labels)``), in forward order. The model runs in eval mode."""
+    """The aliasing metric (AM, Grabinski et al., Eq. 3-7) of every downsampling operation of ``model``.
+
+    Args:
+        model: a CNN; its strided convolutions, strided max/avg pooling and modules declaring ``subsample = s`` are
+            measured (:func:`downsampling_operations`). It runs in eval mode.
+        images: ``(N, C, H, W)`` floats in the model's input range, or a loader of ``(images, labels)``; sides must
+            divide by the model's total stride.
+        batch_size: for a tensor of images.
+        progress: a progress bar.
+
+    Returns:
+        One :class:`LayerAliasing` (name, kind, input size, stride, AM) per operation, in forward order.
+
+    Example::
+
+        >>> layers = aliasing(create_classifier("resnet20", "irad-cifar10"), torch.rand(64, 3, 32, 32))
+        >>> [(l.name, round(l.am, 3)) for l in layers]
+    """
     if isinstance(images, torch.Tensor) and not images.is_floating_point():
         raise IradError(f"images must be a floating-point tensor (N, C, H, W), got dtype {images.dtype}")
     ops = downsampling_operations(model)

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import torch
 
+from irad.errors import IradError
+from irad.utils.validation import check_choice
+
 NORMS = ("Linf", "L2")
 TOLERANCE = 1e-5
 
 
-class BudgetViolation(RuntimeError):
+class BudgetViolation(IradError):
     """An attack returned examples outside the threat model."""
 
 
 def perturbation_norms(x: torch.Tensor, x_adv: torch.Tensor, norm: str) -> torch.Tensor:
     """Per-example norm of ``x_adv - x``: shape ``(N,)``."""
+    check_choice("norm", norm, NORMS)
     d = (x_adv - x).flatten(1)
-    if norm == "Linf":
-        return d.abs().amax(1)
-    if norm == "L2":
-        return d.norm(p=2, dim=1)
-    raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    return d.abs().amax(1) if norm == "Linf" else d.norm(p=2, dim=1)
 
 
 def project(x: torch.Tensor, x_adv: torch.Tensor, norm: str, eps: float) -> torch.Tensor:

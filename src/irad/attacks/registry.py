@@ -17,6 +17,7 @@ from torch import nn
 from irad.attacks.budget import NORMS, project
 from irad.errors import IradError
 from irad.utils.spec import coerce_kwargs, parse_spec
+from irad.utils.validation import check_choice
 
 Builder = Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
@@ -141,7 +142,26 @@ class Attack:
 
 
 def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 8 / 255) -> Attack:
-    """Build attack ``spec`` (``NAME[:key=value,...]``) against ``model`` in the given threat model."""
+    """Build an attack on ``model`` in a threat model.
+
+    Args:
+        spec: ``NAME[:key=value,...]``, e.g. ``"pgd:steps=100,alpha=1/255"`` (``irad list attacks``).
+        model: what the attack differentiates or queries: images in [0, 1] -> logits (a classifier, or
+            :func:`~irad.evaluation.attack_target` for a defended one).
+        norm: ``"Linf"`` or ``"L2"``.
+        eps: the budget; minimal-norm attacks (deepfool, cw) are projected onto the eps-ball.
+
+    Returns:
+        An :class:`Attack`: ``attack(x, y)`` returns adversarial examples in [0, 1] within ``eps`` of ``x``.
+
+    Raises:
+        IradError: an unknown attack, parameter or norm, or a budget that is not positive.
+
+    Example::
+
+        >>> attack = create_attack("pgd:steps=10", model, "Linf", 8 / 255)
+        >>> x_adv = attack(x, y)
+    """
     parts = parse_spec(spec)
     if len(parts) != 1:
         raise IradError(f"attack spec {spec!r}: attacks cannot be chained")
@@ -149,8 +169,7 @@ def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 
     if name not in ATTACKS:
         raise IradError(f"unknown attack {name!r}; available: {', '.join(sorted(ATTACKS))}")
     info = ATTACKS[name]
-    if norm not in NORMS:
-        raise IradError(f"unknown norm {norm!r}; choose one of {', '.join(NORMS)}")
+    check_choice("norm", norm, NORMS)
     if norm not in info.build:
         raise IradError(f"attack {name!r} has no {norm} version; it supports {', '.join(info.norms)}")
     if not eps > 0:

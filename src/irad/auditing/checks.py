@@ -15,6 +15,7 @@ from torch import nn
 
 from irad.auditing.measure import Measurements
 from irad.auditing.report import CheckResult
+from irad.defenses.base import Defense
 from irad.evaluation.scenarios import attack_target
 
 LARGE_EPS = {"Linf": 64 / 255, "L2": 8.0}  # a budget at which any classifier should be near 0% robust
@@ -24,7 +25,7 @@ NEAR_ZERO = 5.0  # percent
 @dataclass
 class AuditContext:
     classifier: nn.Module
-    defense: nn.Module
+    defense: Defense
     x: torch.Tensor  # one batch for the randomness and gradient checks
     y: torch.Tensor
     measure: Measurements
@@ -36,7 +37,7 @@ class AuditContext:
 
     @property
     def randomized(self) -> bool:
-        return bool(getattr(self.defense, "randomized", False))
+        return self.defense.randomized
 
     @property
     def eot(self) -> int:
@@ -55,8 +56,9 @@ class AuditContext:
 
 
 def randomness(ctx: AuditContext) -> CheckResult:
-    # an image defense's output; a defended classifier's (which has no image output) log-probabilities
-    run = ctx.defense.attack_model("bpda") if getattr(ctx.defense, "defended_classifier", False) else ctx.defense
+    # an image defense's output; for one that predicts by itself, what its attacker sees (a defended classifier has
+    # no image output)
+    run = ctx.defense.attack_model(ctx.classifier, "bpda") if ctx.defense.predicts_itself else ctx.defense
     with torch.no_grad():
         a, b = run(ctx.x), run(ctx.x)
     varies = not torch.equal(a, b)
@@ -82,7 +84,7 @@ def gradient_health(ctx: AuditContext) -> CheckResult:
     (g,) = torch.autograd.grad((other - true).sum(), x)
     finite = torch.isfinite(g)
     norms = torch.where(finite, g, torch.zeros_like(g)).flatten(1).norm(dim=1)
-    declared = bool(getattr(ctx.defense, "differentiable", True))
+    declared = ctx.defense.differentiable
     evidence = {"loss": "margin", "declared_differentiable": declared,
                 "zero_fraction": float((g == 0).float().mean()), "nan_fraction": float(g.isnan().float().mean()),
                 "inf_fraction": float(g.isinf().float().mean()),

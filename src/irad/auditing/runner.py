@@ -1,6 +1,8 @@
-"""``audit()``: run every check on one defense in front of one classifier."""
+"""``audit()``: run every check on one defense in front of one classifier; ``run_audits()``: on several."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
@@ -9,8 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 from irad.auditing.checks import CHECKS, AuditContext, autoattack_flags
 from irad.auditing.measure import Measurements
 from irad.auditing.report import DefenseAudit
-from irad.defenses.deflection import attach_classifier
-from irad.errors import IradError
+from irad.defenses.base import as_defense, attach_classifier
+from irad.utils.validation import check_choice
 
 # cpu: minutes on 2 cores (small n, fewer iterations and queries, no AutoAttack); full: standard budgets.
 PRESETS: dict[str, dict] = {
@@ -22,16 +24,35 @@ PRESETS: dict[str, dict] = {
 def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader, name: str | None = None,
           preset: str | dict = "cpu", eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None,
           batch_size: int = 128, seed: int = 0, progress: bool = True) -> DefenseAudit:
-    """Gradient-masking checks for ``defense`` (images in [0, 1] -> same) in front of ``classifier`` on ``data``
-    (``(image, label)`` pairs; use the preset's n). ``preset``: a name in :data:`PRESETS` or a dict like them.
-    ``eot_samples`` defaults to the preset's larger EOT count."""
-    if isinstance(preset, str) and preset not in PRESETS:
-        raise IradError(f"unknown audit preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    """Gradient-masking checks for ``defense`` in front of ``classifier``: randomness, gradient health, scenario
+    ordering, attack-strength monotonicity, white box vs black box and transfer (and AutoAttack's flags in ``full``).
+
+    Args:
+        classifier: images in [0, 1] -> logits.
+        defense: a :class:`~irad.defenses.Defense` (a plain ``nn.Module`` counts as deterministic and differentiable).
+        data: ``(image, label)`` pairs (a dataset, or a loader of one); the preset's ``n`` is the intended size.
+        name: the report's name (default: the defense's spec).
+        preset: a name in :data:`PRESETS` (``"cpu"``: minutes on 2 cores; ``"full"``: standard budgets) or a dict
+            like them.
+        eps, norm: the threat model.
+        eot_samples: EOT draws for a randomized defense (default: the preset's larger count).
+        batch_size, seed, progress: as in :func:`~irad.evaluation.evaluate`.
+
+    Returns:
+        A :class:`DefenseAudit`: one PASS / WARN / FAIL per check with its evidence and advice.
+
+    Example::
+
+        >>> report = irad.audit(model, create_defense("bit-depth:bits=4"), data, preset="cpu")
+        >>> print(format_audit(report))  # gradient-health WARNs: declare differentiable=False, attack with bpda
+    """
+    if isinstance(preset, str):
+        check_choice("audit preset", preset, list(PRESETS))
     p = PRESETS[preset] if isinstance(preset, str) else preset
     data = data.dataset if isinstance(data, DataLoader) else data
     device = next(classifier.parameters()).device
     classifier.eval()
-    defense.to(device).eval()
+    defense = as_defense(defense).to(device).eval()
     attach_classifier(defense, classifier)
     torch.manual_seed(seed)
     x, y = next(iter(DataLoader(data, batch_size=min(batch_size, 64))))
@@ -39,4 +60,19 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
                        Measurements(classifier, defense, data, norm, batch_size, seed, progress), eps, norm,
                        p["eot"][1] if eot_samples is None else eot_samples, p)
     checks = [*CHECKS, autoattack_flags] if p["autoattack"] else CHECKS
-    return DefenseAudit(name or getattr(defense, "spec", type(defense).__name__), [check(ctx) for check in checks])
+    return DefenseAudit(name or defense.spec, [check(ctx) for check in checks])
+
+
+def run_audits(classifier: nn.Module, defenses: Mapping[str, nn.Module], data: Dataset, preset: str | dict = "cpu",
+               eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None, batch_size: int = 128,
+               seed: int = 0, progress: bool = True,
+               on_report: Callable[[DefenseAudit], None] | None = None) -> list[DefenseAudit]:
+    """:func:`audit` of every defense in ``defenses`` (name -> defense) with the same settings; ``on_report`` is
+    called with each report as it finishes."""
+    reports = []
+    for name, defense in defenses.items():
+        reports.append(audit(classifier, defense, data, name, preset, eps, norm, eot_samples, batch_size, seed,
+                             progress))
+        if on_report is not None:
+            on_report(reports[-1])
+    return reports

@@ -11,8 +11,8 @@ from irad.analysis.plots import plot_aliasing_vs_robustness
 from irad.cli.common import (add_classifier_args, add_data_args, fraction, load_images, positive_int, weights_arg,
                              write_outputs)
 from irad.errors import IradError
-from irad.evaluation.results import environment
-from irad.models import create_classifier
+from irad.models import load_classifier
+from irad.utils.provenance import environment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for i, spec in enumerate(specs):
         name, _, weights = spec.partition(":")
-        model = create_classifier(name, weights_arg(weights or None)).to(args.device).eval()
+        model = load_classifier(name, weights_arg(weights), args.dataset, args.device)
         layers = aliasing(model, images, args.batch_size, progress=True)
         ra = args.ra[i] if args.ra else _robust_accuracy(model, data, args.eps, args.batch_size) if args.measure_ra else None
         results.append({"model": spec, "robust_accuracy": ra, "layers": [l.to_dict() for l in layers]})

@@ -8,11 +8,10 @@ import argparse
 from irad.analysis.dct_stats import frequency_analysis
 from irad.analysis.offsets import offset_statistics
 from irad.analysis.plots import plot_dct_statistics, plot_offsets
-from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples, load_images,
-                             weights_arg, write_outputs)
+from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples,
+                             classifier_from_args, load_images, write_outputs)
 from irad.errors import IradError
-from irad.evaluation.results import environment
-from irad.models import create_classifier
+from irad.utils.provenance import environment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_dct(args: argparse.Namespace) -> int:
     _, x, y = load_images(args)
-    model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    model = classifier_from_args(args)
     adv = adversarial_examples(args, model, x, y)
     result = frequency_analysis(x, adv)
     result.update(attack=args.attack, norm=args.norm, eps=args.eps, classifier=args.classifier, weights=args.weights,
@@ -73,7 +72,7 @@ def run_offsets(args: argparse.Namespace) -> int:
     if not (isinstance(defense, ImplicitResampling) and defense.sampler == "samplenet"):
         raise IradError(f"{args.defense!r} has no SampleNet; pass an irad spec (e.g. irad or irad:weights=DIR)")
     _, x, y = load_images(args)
-    model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    model = classifier_from_args(args)
     adv = adversarial_examples(args, model, x, y)
     stats = offset_statistics(defense.model.to(args.device), {"clean": x, "adversarial": adv})
     clean, attacked = stats["clean"]["mean_abs_px"], stats["adversarial"]["mean_abs_px"]

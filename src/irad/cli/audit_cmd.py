@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
-from irad.auditing import PRESETS, audit, format_audit
-from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
+from irad.auditing import PRESETS, format_audit, run_audits
+from irad.cli.common import add_classifier_args, add_data_args, classifier_from_args, fraction, positive_int
+from irad.data import load_eval_data
 from irad.defenses import create_defense
-from irad.evaluation.experiment import load_eval_data
-from irad.evaluation.results import environment
-from irad.models import create_classifier
 from irad.utils.checkpoint import atomic_write_json
+from irad.utils.provenance import environment
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,29 +32,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run_audits(classifier: torch.nn.Module, specs: list[str], data, preset: str, eps: float, norm: str,
-               eot_samples: int | None, batch_size: int, seed: int, progress: bool) -> list:
-    """Audit every defense spec; prints each report as it finishes."""
-    reports = []
-    for spec in specs:
-        report = audit(classifier, create_defense(spec), data, spec, preset, eps, norm, eot_samples, batch_size, seed,
-                       progress)
-        print(format_audit(report), flush=True)
-        reports.append(report)
-    return reports
-
-
 def run(args: argparse.Namespace) -> int:
     n = args.n or PRESETS[args.preset]["n"]
     data = load_eval_data(args.dataset, args.data_root, args.split, n, args.offset)
-    classifier = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    classifier = classifier_from_args(args)
     specs = args.defense or ["none"]
-    reports = run_audits(classifier, specs, data, args.preset, args.eps, args.norm, args.eot_samples,
-                         args.batch_size, args.seed, not args.no_progress)
+    defenses = {spec: create_defense(spec) for spec in specs}
+    reports = run_audits(classifier, defenses, data, args.preset, args.eps, args.norm, args.eot_samples,
+                         args.batch_size, args.seed, not args.no_progress,
+                         on_report=lambda report: print(format_audit(report), flush=True))
     if args.out:
         config = {k: getattr(args, k) for k in ("dataset", "data_root", "split", "offset", "classifier", "weights",
                                                 "preset", "eps", "norm", "eot_samples", "seed")}
-        atomic_write_json(args.out, {"config": {**config, "n": len(data), "defenses": specs},
+        atomic_write_json(args.out, {"config": {**config, "n": len(data), "defenses": list(defenses)},
                                      "environment": environment(args.device),
                                      "defenses": [r.to_dict() for r in reports]})
         print(f"audit written to {args.out}")

@@ -1,9 +1,13 @@
-"""Argument types shared by the subcommands."""
+"""Arguments shared by the subcommands, and what they select (images, the classifier)."""
 
 from __future__ import annotations
 
 import argparse
 
+from torch import nn
+
+from irad.data import load_eval_data, load_into_memory
+from irad.models import load_classifier
 from irad.utils.spec import parse_value
 
 
@@ -56,11 +60,13 @@ def weights_arg(value: str | None) -> str | None:
     return None if value in (None, "", "none") else value
 
 
+def classifier_from_args(args: argparse.Namespace) -> nn.Module:
+    """The classifier --classifier and --weights select, for --dataset's class count, on --device."""
+    return load_classifier(args.classifier, weights_arg(args.weights), args.dataset, args.device)
+
+
 def load_images(args: argparse.Namespace):
     """The images the data arguments select, decoded once: ``(dataset, float (N, 3, H, W) in [0, 1], labels (N,))``."""
-    from irad.data import load_into_memory
-    from irad.evaluation.experiment import load_eval_data
-
     data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
     x, y = load_into_memory(data, desc="loading images")
     return data, x.float().div_(255), y

@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 from irad.cli.common import positive_int
-from irad.data import load_dataset
+from irad.data import load_dataset, load_eval_data
 from irad.errors import IradError
-from irad.evaluation import EvalConfig, format_table, load_eval_data, run_eval
+from irad.evaluation import format_table
+from irad.evaluation.experiment import EvalConfig, run_eval
 
 DEMO_DEFENSES = [
     "none",
@@ -38,25 +39,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _dataset_name(data_root: str | None) -> str:
+def _has_cifar10(data_root: str | None) -> bool:
     try:
         load_dataset("cifar10", data_root, "test")
-        return "cifar10"
+        return True
     except IradError:
-        return "foolbox-cifar10"
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    dataset = _dataset_name(args.data_root)
-    if dataset.startswith("foolbox"):
+    cifar10 = _has_cifar10(args.data_root)
+    if not cifar10:
         print("CIFAR-10 not found under the data root; using the 20 lossless CIFAR-10 samples shipped in foolbox")
-    cfg = EvalConfig(dataset=dataset, data_root=args.data_root, n=args.n, classifier="resnet20", weights="irad-cifar10",
-                     defenses=DEMO_DEFENSES, attacks=["pgd"], scenario="oblivious", eps=8 / 255, device=args.device,
-                     out=str(out / "results.json"))
+    cfg = EvalConfig(dataset="cifar10" if cifar10 else "foolbox-cifar10", data_root=args.data_root, n=args.n,
+                     classifier="resnet20", weights="irad-cifar10", defenses=DEMO_DEFENSES, attacks=["pgd"],
+                     scenario="oblivious", eps=8 / 255, device=args.device, out=str(out / "results.json"))
     rows = run_eval(cfg)
-    print(f"\nCIFAR-10 ({'JPEG-75 ' if dataset == 'cifar10' else 'foolbox samples, '}n={rows[0].n}), classifier resnet20 "
+    print(f"\nCIFAR-10 ({'JPEG-75 ' if cifar10 else 'foolbox samples, '}n={rows[0].n}), classifier resnet20 "
           f"(irad-cifar10 weights), PGD-10 Linf 8/255, oblivious scenario:\n")
     print(format_table(rows))
     print("\nirad and disco: the built-in weights, trained on pairs crafted on this ResNet-20 (irad's pairs and "
@@ -73,13 +74,13 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
     from irad.attacks import create_attack
     from irad.data import CIFAR10_CLASSES
     from irad.defenses import create_defense
-    from irad.models import create_classifier
+    from irad.models import load_classifier
 
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n)
     idx = torch.linspace(0, len(data) - 1, count).long().tolist()
     x = torch.stack([data[i][0] for i in idx]).to(cfg.device)
     y = torch.tensor([int(data[i][1]) for i in idx], device=cfg.device)
-    model = create_classifier(cfg.classifier, cfg.weights).to(cfg.device)
+    model = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, cfg.device)
     torch.manual_seed(cfg.seed)
     x_adv = create_attack("pgd", model, cfg.norm, cfg.eps)(x, y)
     with torch.no_grad():
@@ -89,8 +90,8 @@ def _grid(cfg: EvalConfig, path: Path, count: int = 6) -> None:
                 continue
             defense = create_defense(spec).to(cfg.device)
             title = spec.split(":")[0] + ("\n" + spec.split(":")[1] if ":" in spec else "")
-            if getattr(defense, "defended_classifier", False):  # changes the model: show its input, its prediction
-                columns.append((title + "\n(own models)", x_adv))
+            if defense.predicts_itself:  # show its input and its prediction
+                columns.append((title + "\n(own prediction)", x_adv))
                 preds.append(defense.predict(model, x_adv))
             else:
                 columns.append((title, defense(x_adv)))

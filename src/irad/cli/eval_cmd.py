@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from irad.attacks import NORMS
+from irad.auditing import PRESETS, DefenseAudit, format_audit
 from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
-from irad.evaluation import SCENARIOS, EvalConfig, format_table, run_eval
+from irad.evaluation import SCENARIOS, format_table
+from irad.evaluation.experiment import EvalConfig, run_eval
 from irad.utils import distributed as D
 
 
@@ -35,8 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(adding a defense, resuming an interrupted attack)")
     p.add_argument("--audit", action="store_true",
                    help="also run `irad audit`'s gradient-masking checks on each defense (same images, eps, norm, EOT); "
-                        "the reports go to the output JSON under 'audit'")
-    p.add_argument("--audit-preset", default="cpu", choices=["cpu", "full"], help="budgets of --audit (default: cpu)")
+                        "the reports go to the output JSON under 'audit' (kept when a later run resumes it)")
+    p.add_argument("--audit-preset", default="cpu", choices=sorted(PRESETS), help="budgets of --audit (default: cpu)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
@@ -47,32 +47,19 @@ def run(args: argparse.Namespace) -> int:
         weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
         seed=args.seed, eot_samples=args.eot_samples, out=args.out, adv_cache=args.adv_cache,
+        audit=args.audit_preset if args.audit else None,
     )
+    reports: list[DefenseAudit] = []
     try:
-        rows = run_eval(cfg, progress=not args.no_progress)
+        rows = run_eval(cfg, progress=not args.no_progress, on_audit=reports.append)
     except KeyboardInterrupt:
         if D.is_main():
             print(f"\ninterrupted; finished rows are kept{' in ' + args.out if args.out else ''}", flush=True)
         return 130
     if D.is_main():
         print(format_table(rows))
-        if args.audit:
-            _attach_audit(args, cfg)
+        for report in reports:
+            print(format_audit(report))
         if args.out:
             print(f"results written to {args.out}")
     return 0
-
-
-def _attach_audit(args: argparse.Namespace, cfg: EvalConfig) -> None:
-    from irad.cli.audit_cmd import run_audits
-    from irad.evaluation.experiment import load_eval_data
-    from irad.models import create_classifier
-    from irad.utils.checkpoint import atomic_write_json
-
-    classifier = create_classifier(cfg.classifier, cfg.weights).to(cfg.device).eval()
-    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
-    reports = run_audits(classifier, cfg.defenses, data, args.audit_preset, cfg.eps, cfg.norm, cfg.eot_samples,
-                         cfg.batch_size, cfg.seed, not args.no_progress)
-    if args.out:
-        results = json.loads(Path(args.out).read_text())
-        atomic_write_json(args.out, {**results, "audit": [r.to_dict() for r in reports]})

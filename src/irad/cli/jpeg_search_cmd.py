@@ -7,10 +7,9 @@ import argparse
 import torch
 
 from irad.analysis.plots import plot_table_search
-from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples, load_images,
-                             positive_int, weights_arg)
+from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples,
+                             classifier_from_args, load_images, positive_int)
 from irad.errors import IradError
-from irad.models import create_classifier
 from irad.training.jpeg_table import search_table
 
 
@@ -33,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     _, x, y = load_images(args)
-    model = create_classifier(args.classifier, weights_arg(args.weights)).to(args.device).eval()
+    model = classifier_from_args(args)
     with torch.no_grad():
         correct = torch.cat([model(xb.to(args.device)).argmax(1).cpu() == yb
                              for xb, yb in zip(x.split(args.batch_size), y.split(args.batch_size))])

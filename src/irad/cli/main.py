@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from irad import __version__
+from irad._version import __version__
 from irad.errors import IradError
 
 
@@ -24,13 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from irad.attacks import BudgetViolation
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (IradError, BudgetViolation) as e:
+    except IradError as e:
         print(f"irad: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

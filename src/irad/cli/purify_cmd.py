@@ -8,9 +8,8 @@ import torch
 
 from irad.data import load_image, save_image
 from irad.cli.common import weights_arg
-from irad.defenses import create_defense
-from irad.defenses.deflection import attach_classifier
-from irad.models import create_classifier
+from irad.defenses import attach_classifier, create_defense
+from irad.models import load_classifier
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     defense = create_defense(args.defense).eval()
-    if any(hasattr(m, "set_classifier") for m in defense.modules()):
-        attach_classifier(defense, create_classifier(args.classifier, weights_arg(args.weights)).eval())
+    if defense.needs_classifier:
+        attach_classifier(defense, load_classifier(args.classifier, weights_arg(args.weights)))
     x = load_image(args.input)
     if args.seed is not None:
         torch.manual_seed(args.seed)

@@ -1,4 +1,4 @@
-"""Data: datasets, deterministic stratified subsets, and single-image I/O."""
+"""Data: datasets and their names, deterministic stratified subsets, and single-image I/O."""
 
 from irad.data.datasets import (
     CIFAR10_CLASSES,
@@ -13,8 +13,10 @@ from irad.data.datasets import (
     stratified_subset,
 )
 from irad.data.images import load_image, save_image
+from irad.data.selection import dataset_classes, load_eval_data, parse_dataset
 
 __all__ = [
-    "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_targets", "load_dataset", "load_foolbox_samples",
-    "load_image", "load_into_memory", "resolve_data_root", "save_image", "stratified_indices", "stratified_subset",
+    "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_classes", "dataset_targets", "load_dataset",
+    "load_eval_data", "load_foolbox_samples", "load_image", "load_into_memory", "parse_dataset", "resolve_data_root",
+    "save_image", "stratified_indices", "stratified_subset",
 ]

@@ -18,9 +18,11 @@ from torchvision import transforms as T
 
 from irad.data.images import open_rgb, to_tensor
 from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DATASETS = ("cifar10", "cifar100", "imagenet", "folder")
+SPLITS = ("train", "test", "val")
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
 
@@ -56,10 +58,8 @@ def _folder_candidates(root: Path, name: str, split: str) -> list[Path]:
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "test", download: bool = False) -> Dataset:
     """Load dataset ``name`` (one of :data:`DATASETS`) as ``(image, label)`` pairs; see the module doc for lookup."""
-    if name not in DATASETS:
-        raise IradError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if split not in ("train", "test", "val"):
-        raise IradError(f"unknown split {split!r}; choose train, test or val")
+    check_choice("dataset", name, DATASETS)
+    check_choice("split", split, SPLITS)
     base = resolve_data_root(root)
     transform = _imagenet_transform() if name == "imagenet" else T.ToTensor()
     for cand in _folder_candidates(base, name, split):

@@ -13,6 +13,8 @@ from irad.data.images import to_uint8
 from irad.defenses.base import Defense, RandomizedDefense
 from irad.defenses.dct_jpeg import jpeg_quality, soft_gradient, soft_round
 from irad.defenses.registry import register_defense
+from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 
 @register_defense("bit-depth")
@@ -27,7 +29,7 @@ class BitDepth(Defense):
     def __init__(self, bits: int = 5):
         super().__init__()
         if not 1 <= bits <= 8:
-            raise ValueError(f"bits must be in 1..8, got {bits}")
+            raise IradError(f"bits must be in 1..8, got {bits}")
         self.bits = bits
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,9 +51,8 @@ class Jpeg(Defense):
     def __init__(self, quality: int = 75, subsampling: int = -1):
         super().__init__()
         if not 1 <= quality <= 100:
-            raise ValueError(f"quality must be in 1..100, got {quality}")
-        if subsampling not in (-1, 0, 1, 2):
-            raise ValueError(f"subsampling must be -1, 0, 1 or 2, got {subsampling}")
+            raise IradError(f"quality must be in 1..100, got {quality}")
+        check_choice("subsampling", subsampling, (-1, 0, 1, 2))
         self.quality, self.subsampling = quality, subsampling
 
     def _codec(self, img: torch.Tensor) -> torch.Tensor:
@@ -78,13 +79,13 @@ class Randomization(RandomizedDefense):
     def __init__(self, max_scale: float = 331 / 299, seed: int | None = None):
         super().__init__(seed)
         if max_scale <= 1:
-            raise ValueError(f"max_scale must be > 1, got {max_scale}")
+            raise IradError(f"max_scale must be > 1, got {max_scale}")
         self.max_scale = max_scale
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         if h != w:
-            raise ValueError(f"randomization expects square images, got {h}x{w}")
+            raise IradError(f"randomization expects square images, got {h}x{w}")
         big = max(round(h * self.max_scale), h + 1)
         gen = self.generator(torch.device("cpu"))
         sizes = torch.randint(h, big, (n,), generator=gen).tolist()
@@ -108,7 +109,7 @@ class Median(Defense):
     def __init__(self, size: int = 3):
         super().__init__()
         if size < 1 or size % 2 == 0:
-            raise ValueError(f"size must be a positive odd number, got {size}")
+            raise IradError(f"size must be a positive odd number, got {size}")
         self.size = size
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:

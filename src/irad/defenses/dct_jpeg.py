@@ -17,6 +17,8 @@ import torch.nn.functional as F
 
 from irad.defenses.base import Defense, straight_through
 from irad.defenses.registry import register_defense
+from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 BLOCK = 8
 # ITU-T T.81 Annex K tables (quality 50), rows = vertical frequency.
@@ -55,7 +57,7 @@ def diagonal_mask(k: int) -> torch.Tensor:
     """``(8, 8)`` bool: the coefficients on the first ``k`` anti-diagonals of the zigzag scan (i + j < k), the
     original-favoured band; k = 1 is the DC coefficient alone, k = 15 the whole block."""
     if not 1 <= k <= 2 * BLOCK - 1:
-        raise ValueError(f"k must be in 1..15, got {k}")
+        raise IradError(f"k must be in 1..15, got {k}")
     idx = torch.arange(BLOCK)
     return (idx[:, None] + idx[None, :]) < k
 
@@ -69,7 +71,7 @@ def two_band_table(k: int, qs_af: float, qs_of: float = 16.0) -> torch.Tensor:
 def quality_table(base: torch.Tensor, quality: int) -> torch.Tensor:
     """The IJG scaling of a base table to ``quality`` in 1..100 (libjpeg's ``jpeg_quality_scaling``)."""
     if not 1 <= quality <= 100:
-        raise ValueError(f"quality must be in 1..100, got {quality}")
+        raise IradError(f"quality must be in 1..100, got {quality}")
     scale = 5000 / quality if quality < 50 else 200 - 2 * quality
     return ((base * scale + 50) // 100).clamp(1, 255)
 
@@ -152,12 +154,10 @@ class DCTJpeg(Defense):
     def __init__(self, table: str = "two-band", k: int = 6, qs_af: float = 50.0, qs_of: float = 16.0,
                  quality: int = 75, colour: str = "rgb"):
         super().__init__()
-        if table not in ("two-band", "standard"):
-            raise ValueError(f"table must be two-band or standard, got {table!r}")
-        if colour not in ("rgb", "ycbcr"):
-            raise ValueError(f"colour must be rgb or ycbcr, got {colour!r}")
+        check_choice("table", table, ("two-band", "standard"))
+        check_choice("colour", colour, ("rgb", "ycbcr"))
         if min(qs_af, qs_of) <= 0:
-            raise ValueError(f"quantisation steps must be positive, got qs_af={qs_af}, qs_of={qs_of}")
+            raise IradError(f"quantisation steps must be positive, got qs_af={qs_af}, qs_of={qs_of}")
         if table == "two-band":
             luma = chroma = two_band_table(k, qs_af, qs_of)
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import RandomizedDefense, apply_validated
+from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.cam import robust_activation_map
@@ -69,14 +69,16 @@ class PixelDeflection(RandomizedDefense):
                  top_k: int = 5, per_channel: bool = False, seed: int | None = None):
         super().__init__(seed)
         if deflections < 0 or window < 0:
-            raise ValueError(f"deflections and window must be >= 0, got {deflections} and {window}")
+            raise IradError(f"deflections and window must be >= 0, got {deflections} and {window}")
         self.deflections, self.window, self.rcam, self.top_k, self.per_channel = deflections, window, rcam, top_k, per_channel
         self.denoiser = create_defense(denoiser)
-        self.differentiable = getattr(self.denoiser, "differentiable", True)
+        self.differentiable = self.denoiser.differentiable
+        self.needs_classifier = rcam or self.denoiser.needs_classifier
         self._classifier: list[nn.Module] = []  # held outside the module tree: not this defense's parameters
 
     def set_classifier(self, classifier: nn.Module) -> None:
-        """The model whose R-CAM guides deflection (the harness passes the victim)."""
+        """The model whose R-CAM guides deflection (the harness passes the victim with
+        :func:`~irad.defenses.base.attach_classifier`)."""
         self._classifier[:] = [classifier]
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,11 +89,4 @@ class PixelDeflection(RandomizedDefense):
                                 "(irad eval and irad purify --classifier do this)")
             protect = robust_activation_map(self._classifier[0], x.detach(), self.top_k)
         y = deflect(x, self.deflections, self.window, self.per_channel, protect, self.generator(x.device))
-        return apply_validated(self.denoiser, y)
-
-
-def attach_classifier(defense: nn.Module, classifier: nn.Module) -> None:
-    """Give every part of ``defense`` that needs the classifier (R-CAM guided deflection) the ``classifier``."""
-    for m in defense.modules():
-        if hasattr(m, "set_classifier"):
-            m.set_classifier(classifier)
+        return self.denoiser(y)

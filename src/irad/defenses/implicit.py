@@ -15,6 +15,7 @@ import torch
 from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import register_defense
 from irad.defenses.resample import RECONS, resample, sampler_offsets
+from irad.errors import IradError
 from irad.models.implicit import ImplicitResampler
 from irad.models.implicit.query import pixels_to_coord_offsets
 from irad.models.registry import packaged_weights
@@ -44,14 +45,12 @@ class ImplicitResampling(RandomizedDefense):
                  shift: float = 1.5, seed: int | None = None, precision: str = "fp32"):
         super().__init__(seed)
         check_choice("precision", precision, PRECISIONS)
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-        if recon not in ("implicit", *RECONS):
-            raise ValueError(f"recon must be implicit, bilinear or nearest, got {recon!r}")
+        check_choice("sampler", sampler, SAMPLERS)
+        check_choice("recon", recon, ("implicit", *RECONS))
         if recon != "implicit" and sampler != "samplenet":
-            raise ValueError("recon=bilinear/nearest pairs with sampler=samplenet (for naive samplers use `resample`)")
+            raise IradError("recon=bilinear/nearest pairs with sampler=samplenet (for naive samplers use `resample`)")
         if sampler == "samplenet" and not model.has_samplenet:
-            raise ValueError("these weights hold no SampleNet; use sampler=none (DISCO-style) or train one")
+            raise IradError("these weights hold no SampleNet; use sampler=none (DISCO-style) or train one")
         self.model = model.eval()
         self.sampler, self.recon, self.shift, self.precision = sampler, recon, shift, precision
         self.randomized = sampler == "sv" and seed is None

@@ -68,7 +68,7 @@ class JpegEnsemble(DefendedClassifier):
         self.num_classes = trained_on or classifier_info(spec["classifier"]).num_classes
         self.requires_grad_(False)
 
-    def attack_model(self, scenario: str) -> nn.Module:
+    def attack_model(self, classifier: nn.Module, scenario: str) -> nn.Module:
         return _EnsembleLogits(self, "soft" if scenario == "adaptive" else "identity")
 
     @torch.no_grad()

@@ -11,9 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from torch import nn
-
-from irad.defenses.base import Chain
+from irad.defenses.base import Chain, Defense
 from irad.errors import IradError
 from irad.utils.spec import coerce_kwargs, parse_spec
 
@@ -21,7 +19,7 @@ from irad.utils.spec import coerce_kwargs, parse_spec
 @dataclass(frozen=True)
 class DefenseInfo:
     name: str
-    factory: Callable[..., nn.Module]
+    factory: Callable[..., Defense]
     summary: str
 
     def parameters(self) -> dict[str, object]:
@@ -48,10 +46,28 @@ def list_defenses() -> list[DefenseInfo]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def create_defense(spec: str = "none", **kwargs: object) -> nn.Module:
-    """Build a defense from a spec string (and, for a single defense, keyword arguments overriding the spec).
+def create_defense(spec: str = "none", **kwargs: object) -> Defense:
+    """Build a defense from a spec string.
 
-    ``ens-N(SPEC)`` wraps SPEC in a majority vote over N randomized runs (:class:`~irad.defenses.vote.MajorityVote`).
+    Args:
+        spec: ``NAME[:key=value,...]`` (``irad list defenses`` shows the names and parameters); ``A+B`` chains
+            defenses left to right; ``ens-N(SPEC)`` is the majority vote of N randomized runs of SPEC
+            (:class:`~irad.defenses.vote.MajorityVote`). Values are coerced to the type of the parameter's default.
+        **kwargs: parameters of a single defense, overriding those in ``spec``.
+
+    Returns:
+        The :class:`~irad.defenses.base.Defense` (an ``nn.Module``: images ``(N, 3, H, W)`` in [0, 1] -> the same),
+        with ``spec`` set to the full spec it was built from.
+
+    Raises:
+        IradError: an unknown name or parameter, or a bad value.
+
+    Example::
+
+        >>> d = create_defense("resample:recon=bilinear,sampler=sv,shift=1.5")
+        >>> d.spec, d.randomized
+        ('resample:recon=bilinear,sampler=sv,shift=1.5', True)
+        >>> y = d(torch.rand(2, 3, 32, 32))  # same shape, in [0, 1]
     """
     vote = re.fullmatch(r"\s*ens-(\d+)\((.+)\)\s*", spec or "")
     if vote:

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 
 from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import register_defense
+from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 RECONS = ("nearest", "bilinear")
 SAMPLERS = ("none", "si", "sv")
@@ -33,10 +35,8 @@ def sample_at(x: torch.Tensor, coords: torch.Tensor, recon: str = "bilinear", pa
 
     Returns ``(N, C, H', W')``; differentiable w.r.t. ``x`` (and w.r.t. ``coords`` for bilinear).
     """
-    if recon not in RECONS:
-        raise ValueError(f"recon must be one of {RECONS}, got {recon!r}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    check_choice("recon", recon, RECONS)
+    check_choice("padding", padding, PADDINGS)
     h, w = x.shape[-2:]
     if recon == "nearest":
         coords = torch.floor(coords + 0.5)
@@ -58,13 +58,12 @@ def sampler_offsets(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Offsets ``(N or 1, H, W, 2)``: zeros (none), constant ``[d, d]`` (si) or i.i.d. ``U(0, gamma)`` (sv)."""
+    check_choice("sampler", sampler, SAMPLERS)
     if sampler == "none":
         return torch.zeros(1, h, w, 2, device=device)
     if sampler == "si":
         return torch.full((1, h, w, 2), float(shift), device=device)
-    if sampler == "sv":
-        return torch.rand(n, h, w, 2, device=device, generator=generator) * shift
-    raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+    return torch.rand(n, h, w, 2, device=device, generator=generator) * shift
 
 
 @register_defense("resample")
@@ -84,14 +83,11 @@ class Resample(RandomizedDefense):
     def __init__(self, recon: str = "bilinear", sampler: str = "si", shift: float = 1.5, padding: str = "border",
                  seed: int | None = None):
         super().__init__(seed)
-        if recon not in RECONS:
-            raise ValueError(f"recon must be one of {', '.join(RECONS)}, got {recon!r}")
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-        if padding not in PADDINGS:
-            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+        check_choice("recon", recon, RECONS)
+        check_choice("sampler", sampler, SAMPLERS)
+        check_choice("padding", padding, PADDINGS)
         if shift < 0:
-            raise ValueError(f"shift must be >= 0, got {shift}")
+            raise IradError(f"shift must be >= 0, got {shift}")
         self.recon, self.sampler, self.shift, self.padding = recon, sampler, shift, padding
         self.randomized = sampler == "sv" and seed is None
 

@@ -5,27 +5,30 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import Defense, apply_validated
+from irad.defenses.base import Defense, as_defense
 from irad.errors import IradError
 
 
 class MajorityVote(Defense):
     """Wraps a randomized defense. As an image transform it is one run of the inner defense (what an attacker
-    differentiates, with EOT); :meth:`predict` is the ensemble's decision: the most frequent class over ``votes``
-    runs (ties to the lowest class index). The evaluation harness predicts through :meth:`predict`."""
+    differentiates, with EOT); it predicts by itself: :meth:`predict` is the ensemble's decision, the most frequent
+    class over ``votes`` runs (ties to the lowest class index)."""
+
+    predicts_itself = True
 
     def __init__(self, defense: nn.Module, votes: int):
         super().__init__()
+        defense = as_defense(defense)
         if votes < 1:
             raise IradError(f"ens-N needs N >= 1, got {votes}")
-        if votes > 1 and not getattr(defense, "randomized", False):
+        if votes > 1 and not defense.randomized:
             raise IradError("ens-N votes over randomized runs; this defense is deterministic (or seeded)")
         self.defense, self.votes = defense, votes
-        self.differentiable = getattr(defense, "differentiable", True)
-        self.randomized = getattr(defense, "randomized", False)
+        self.differentiable, self.randomized = defense.differentiable, defense.randomized
+        self.needs_classifier = defense.needs_classifier
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return apply_validated(self.defense, x)
+        return self.defense(x)
 
     @torch.no_grad()
     def predict(self, classifier: nn.Module, x: torch.Tensor) -> torch.Tensor:

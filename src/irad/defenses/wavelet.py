@@ -25,6 +25,8 @@ import torch.nn.functional as F
 
 from irad.defenses.base import Defense
 from irad.defenses.registry import register_defense
+from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 METHODS = ("bayes", "visu")
 MODES = ("soft", "hard")
@@ -84,12 +86,10 @@ def estimate_sigma(x: torch.Tensor, wavelet: str = "db1", ycbcr: bool = True) ->
 
 
 def _check_options(wavelet: str, method: str, mode: str) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    check_choice("method", method, METHODS)
+    check_choice("mode", mode, MODES)
     if wavelet not in pywt.wavelist(kind="discrete"):
-        raise ValueError(f"unknown discrete wavelet {wavelet!r} (e.g. db1, db2, haar)")
+        raise IradError(f"unknown discrete wavelet {wavelet!r} (e.g. db1, db2, haar)")
 
 
 def _analysis_kernel(wavelet: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -167,7 +167,7 @@ def wavelet_denoise(x: torch.Tensor, wavelet: str = "db1", method: str = "bayes"
     _check_options(wavelet, method, mode)
     n, c, h, w = x.shape
     if ycbcr and c != 3:
-        raise ValueError(f"ycbcr=True needs 3 channels, got {c}")
+        raise IradError(f"ycbcr=True needs 3 channels, got {c}")
     levels = levels or default_levels(h, w, wavelet)
     if sigma is None:
         s = estimate_sigma(x, wavelet, ycbcr).to(x)

@@ -1,9 +1,11 @@
-"""Evaluation: threat scenarios, the SA/RA loop, results JSON and tables."""
+"""Evaluation: threat scenarios, the SA/RA loop, results JSON and tables. ``irad eval`` as a function (``EvalConfig``,
+``run_eval``) is :mod:`irad.evaluation.experiment`, not imported here: it builds on :mod:`irad.auditing`, which builds
+on this harness."""
 
-from irad.evaluation.experiment import EvalConfig, load_eval_data, run_eval
+from irad.data import load_eval_data  # noqa: F401 (its home is irad.data; the benchmarks import it from here)
 from irad.evaluation.results import ResultRow, format_markdown, format_table, load_results
 from irad.evaluation.runner import evaluate
 from irad.evaluation.scenarios import EOT, SCENARIOS, attack_target
 
-__all__ = ["EOT", "EvalConfig", "ResultRow", "SCENARIOS", "attack_target", "evaluate", "format_markdown",
-           "format_table", "load_eval_data", "load_results", "run_eval"]
+__all__ = ["EOT", "ResultRow", "SCENARIOS", "attack_target", "evaluate", "format_markdown", "format_table",
+           "load_results"]

@@ -1,23 +1,28 @@
-"""``irad eval`` as a function: build everything from names, resume from ``--out``, write rows as they finish."""
+"""``irad eval`` as a function: build everything from names, resume from ``--out``, write rows (and, with ``audit``,
+the defenses' audit reports) as they finish. Not imported by :mod:`irad.evaluation`'s ``__init__``: it builds on
+:mod:`irad.auditing`, which builds on the evaluation harness."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 
-from irad.data import NUM_CLASSES, load_dataset, load_foolbox_samples, stratified_subset
-from irad.defenses import create_defense
-from irad.defenses.deflection import attach_classifier
+from irad.auditing import DefenseAudit, run_audits
+from irad.data import dataset_classes, load_eval_data
+from irad.defenses import Defense, attach_classifier, create_defense
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
-from irad.evaluation.results import ResultRow, environment, load_results, write_results
+from irad.evaluation.results import ResultRow, load_results, write_results
 from irad.evaluation.runner import evaluate
-from irad.models import create_classifier
+from irad.models import load_classifier
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
+from irad.utils.provenance import environment
 
 # Keys whose change makes earlier rows in --out incomparable.
 _IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")
@@ -43,39 +48,34 @@ class EvalConfig:
     eot_samples: int = 10
     out: str | None = None
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
+    audit: str | None = None  # an audit preset: also audit every defense on the same images, eps, norm and EOT
 
 
-def load_eval_data(dataset: str, data_root: str | None, split: str, n: int | None, offset: int = 0):
-    """The evaluation set: ``dataset`` from the data root, or ``foolbox-<name>`` for the samples shipped in foolbox;
-    a stratified subset of ``n`` (after leaving out the first ``offset``, see :func:`stratified_subset`)."""
-    if dataset.startswith("foolbox-"):
-        ds = load_foolbox_samples(dataset.split("-", 1)[1])
-    else:
-        ds = load_dataset(dataset, data_root, split)
-    return stratified_subset(ds, n, offset)
-
-
-def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
-    """Run (or resume) an evaluation; returns all rows of ``cfg.out`` including earlier ones."""
+def run_eval(cfg: EvalConfig, progress: bool = True,
+             on_audit: Callable[[DefenseAudit], None] | None = None) -> list[ResultRow]:
+    """Run (or resume) an evaluation; returns all rows of ``cfg.out`` including earlier ones. With ``cfg.audit``,
+    also audit each defense whose report for these settings and weights is not in ``cfg.out`` yet, and pass each new
+    report to ``on_audit``; the reports go to ``cfg.out`` under ``audit`` and stay there when a later run resumes."""
     D.init_from_env(cfg.device)
     device = D.local_device(cfg.device)
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise IradError("--device cuda requested but CUDA is not available on this machine")
     torch.manual_seed(cfg.seed)
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
-    num_classes = NUM_CLASSES.get(cfg.dataset.removeprefix("foolbox-"))
-    classifier = create_classifier(cfg.classifier, cfg.weights, num_classes=num_classes).to(device)
+    num_classes = dataset_classes(cfg.dataset)
+    classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
     model_print = state_fingerprint(classifier)
     prints = {spec: (model_print, state_fingerprint(d)) for spec, d in defenses.items()}
     for spec, d in defenses.items():
         # a defended classifier predicts with its own models: they must fit the data
-        if getattr(d, "num_classes", None) and num_classes and d.num_classes != num_classes:
+        if d.num_classes and num_classes and d.num_classes != num_classes:
             raise IradError(f"defense {spec!r} predicts {d.num_classes} classes but {cfg.dataset} has {num_classes}")
         attach_classifier(d, classifier)  # R-CAM guided deflection reads the victim's activation maps
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "adv_cache")}
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("out", "adv_cache", "audit")}
     env = environment(device)
     rows: list[ResultRow] = []
+    audits: list[dict] = []
     if cfg.out and Path(cfg.out).exists():
         previous = load_results(cfg.out)
         old = previous.get("config", {})
@@ -83,13 +83,21 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
         rows = _same_weights([ResultRow(**r) for r in previous["results"]], prints, cfg.out)
+        audits = previous.get("audit", [])
         env = _carry_earlier_commits(previous.get("environment", {}), env, len(rows), cfg.out)
 
-    def save(row: ResultRow) -> None:
-        row = replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1])
-        rows.append(row)
+    def write() -> None:
         if cfg.out and D.is_main():
-            write_results(cfg.out, config, env, rows)
+            write_results(cfg.out, config, env, rows, audits)
+
+    def save(row: ResultRow) -> None:
+        rows.append(replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1]))
+        write()
+
+    def save_audit(report: DefenseAudit) -> None:
+        write()
+        if on_audit is not None:
+            on_audit(report)
 
     cache = None
     if cfg.adv_cache:
@@ -97,10 +105,37 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> list[ResultRow]:
     try:
         evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, cfg.eps, cfg.batch_size, cfg.seed,
                  cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress, adv_cache=cache)
+        if cfg.audit:
+            _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:
-        if cfg.out and D.is_main() and rows:
-            write_results(cfg.out, config, env, rows)
+        if rows or audits:
+            write()
     return rows
+
+
+def _audit(cfg: EvalConfig, classifier: torch.nn.Module, defenses: dict[str, Defense], data: Dataset,
+           prints: dict[str, tuple[str, str]], audits: list[dict], progress: bool,
+           on_report: Callable[[DefenseAudit], None]) -> None:
+    """Audit each defense whose report for these settings and weights is not in ``audits`` yet; a new report
+    replaces the defense's earlier one for the same settings in ``audits`` before ``on_report`` sees it. All ranks
+    audit (the measurements are sharded like the rows)."""
+    setup = {"preset": cfg.audit, "norm": cfg.norm, "eps": cfg.eps, "n": len(data)}
+
+    def same(entry: dict, spec: str) -> bool:
+        return entry["defense"] == spec and entry.get("setup") == setup
+
+    done = {spec for spec in defenses
+            if any(same(a, spec) and (a.get("classifier_sha256"), a.get("defense_sha256")) == prints[spec]
+                   for a in audits)}
+
+    def save(report: DefenseAudit) -> None:
+        audits[:] = [a for a in audits if not same(a, report.defense)]
+        audits.append({**report.to_dict(), "setup": setup, "classifier_sha256": prints[report.defense][0],
+                       "defense_sha256": prints[report.defense][1]})
+        on_report(report)
+
+    run_audits(classifier, {spec: d for spec, d in defenses.items() if spec not in done}, data, cfg.audit, cfg.eps,
+               cfg.norm, cfg.eot_samples, cfg.batch_size, cfg.seed, progress, save)
 
 
 def _same_weights(rows: list[ResultRow], prints: dict[str, tuple[str, str]], out: str) -> list[ResultRow]:
@@ -132,4 +167,4 @@ def _carry_earlier_commits(old_env: dict, env: dict, resumed: int, out: str) -> 
     return {**env, "earlier_rows_commits": sorted(earlier)}
 
 
-__all__ = ["EvalConfig", "load_eval_data", "run_eval"]
+__all__ = ["EvalConfig", "run_eval"]

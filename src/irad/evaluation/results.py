@@ -1,18 +1,16 @@
-"""Result rows, the results JSON (``{"config", "environment", "results"}``), and the printed table."""
+"""Result rows, the results JSON (``{"config", "environment", "results"[, "audit"]}``), and the printed table."""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 from irad.errors import IradError
 from irad.utils.checkpoint import atomic_write_json
+from irad.utils.provenance import environment  # noqa: F401 (the benchmarks import it from here)
 
 ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
 
@@ -45,45 +43,6 @@ def row_key(defense: str, attack: str, scenario: str, norm: str, eps: float, n: 
     return (defense, attack, scenario, norm, round(float(eps), 8), int(n))
 
 
-def environment(device: str) -> dict:
-    """Facts that make a number reproducible: versions, machine, device, commit."""
-    env = {
-        "irad": _version(), "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": device,
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    try:
-        import torchattacks
-
-        env["torchattacks"] = torchattacks.__version__
-    except ImportError:
-        pass
-    commit = _git_commit()
-    if commit:
-        env["git_commit"] = commit
-    return env
-
-
-def _version() -> str:
-    from irad import __version__
-
-    return __version__
-
-
-def _git_commit(root: Path = Path(__file__).resolve().parents[3]) -> str | None:
-    """HEAD of the source checkout irad runs from, with ``+modified`` if its tracked source files differ from it."""
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if head.returncode != 0 or not head.stdout.strip():
-            return None
-        dirty = subprocess.run(["git", "-C", str(root), "diff", "--quiet", "HEAD", "--", "src"], timeout=5).returncode
-        return head.stdout.strip() + ("+modified" if dirty == 1 else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def load_results(path: str | os.PathLike) -> dict:
     p = Path(path)
     try:
@@ -95,8 +54,12 @@ def load_results(path: str | os.PathLike) -> dict:
     return data
 
 
-def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow]) -> None:
-    atomic_write_json(path, {"config": config, "environment": env, "results": [asdict(r) for r in rows]})
+def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow],
+                  audits: Sequence[dict] = ()) -> None:
+    """The results JSON: ``config``, ``environment``, ``results`` (the rows) and, when there are any, the defenses'
+    ``audit`` reports."""
+    data = {"config": config, "environment": env, "results": [asdict(r) for r in rows]}
+    atomic_write_json(path, {**data, "audit": list(audits)} if audits else data)
 
 
 def format_table(rows: list[ResultRow]) -> str:

@@ -12,11 +12,12 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
+from irad.defenses.base import Defense, as_defense, trusted_inputs
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
-from irad.errors import IradError
 from irad.utils import distributed as D
+from irad.utils.validation import check_choice, check_images
 
 
 class _Tally:
@@ -33,17 +34,16 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _predict(classifier: nn.Module, defense: nn.Module, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
-    """Predicted labels through ``defense``; a defense with its own ``predict`` (a majority vote) decides itself,
-    and its timed cost then includes the classifier passes it makes."""
-    vote = getattr(defense, "predict", None)
+def _predict(classifier: nn.Module, defense: Defense, x: torch.Tensor, tally: _Tally | None = None) -> torch.Tensor:
+    """Predicted labels through ``defense``. The timed cost (added to ``tally``) is the defense's transform, or all
+    of :meth:`~Defense.predict` for a defense that predicts by itself (a vote's classifier passes included)."""
     with torch.no_grad():
         t0 = time.perf_counter()
-        out = vote(classifier, x) if vote else defense(x)
+        out = defense.predict(classifier, x) if defense.predicts_itself else defense(x)
         _sync(x.device)
         if tally is not None:
             tally.seconds += time.perf_counter() - t0
-        return out if vote else classifier(out).argmax(1)
+        return out if defense.predicts_itself else classifier(out).argmax(1)
 
 
 def _loader(data: Dataset, batch_size: int) -> DataLoader:
@@ -67,19 +67,39 @@ def evaluate(
     progress: bool = True,
     adv_cache: AdvCache | None = None,
 ) -> list[ResultRow]:
-    """Evaluate every defense against every attack in ``scenario`` on ``data`` (``(image, label)`` pairs).
+    """Standard and robust accuracy of every defense against every attack in one threat scenario.
 
-    ``defenses`` maps a display name (the spec) to a module; ``attacks`` are attack specs. Rows whose
-    :func:`row_key` is in ``skip`` are not recomputed. ``on_row`` is called (on every rank) as each row
-    finishes. Oblivious adversarial examples are crafted once per attack and shared by all defenses (and, with
-    ``adv_cache``, stored per batch and reused by later runs).
+    Oblivious adversarial examples are crafted once per attack and shared by all defenses; every example is
+    checked to lie in the eps-ball and in [0, 1]. Under torchrun each rank takes a shard and the counts are summed.
+
+    Args:
+        classifier: images in [0, 1] -> logits (its device is the evaluation's).
+        defenses: display name (the spec) -> defense; a plain ``nn.Module`` counts as deterministic and
+            differentiable (:func:`~irad.defenses.as_defense`).
+        attacks: attack specs (:func:`~irad.attacks.create_attack`).
+        data: ``(image, label)`` pairs, images in [0, 1].
+        scenario: ``"oblivious"``, ``"bpda"`` or ``"adaptive"`` (:mod:`irad.evaluation.scenarios`).
+        norm, eps: the threat model.
+        batch_size, seed: batches of the data; the attacks' seed.
+        eot_samples: EOT draws for randomized defenses in the bpda and adaptive scenarios.
+        skip: :func:`row_key` of rows not to recompute (finished in an earlier run).
+        on_row: called with each row as it finishes (on every rank).
+        progress: progress bars.
+        adv_cache: oblivious adversarial examples stored per batch and reused by later runs.
+
+    Returns:
+        One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate.
+
+    Example::
+
+        >>> rows = evaluate(model, {"none": create_defense("none"), "jpeg": create_defense("jpeg")}, ["pgd"],
+        ...                 stratified_subset(load_dataset("cifar10", root, "test"), 500), scenario="bpda")
+        >>> print(format_table(rows))
     """
-    if scenario not in SCENARIOS:
-        raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    check_choice("scenario", scenario, SCENARIOS)
     device = next(classifier.parameters()).device
     classifier.eval()
-    for d in defenses.values():
-        d.to(device).eval()
+    defenses = {name: as_defense(d).to(device).eval() for name, d in defenses.items()}
     n = len(data)
     skip = set(skip)
     clean_cache: dict[str, _Tally] = {}
@@ -111,9 +131,9 @@ def evaluate(
     return rows
 
 
-def _notes(defense: nn.Module, scenario: str, tally: _Tally) -> list[str]:
+def _notes(defense: Defense, scenario: str, tally: _Tally) -> list[str]:
     notes = list(tally.flags)
-    if scenario == "adaptive" and not getattr(defense, "differentiable", True):
+    if scenario == "adaptive" and not defense.differentiable:
         notes.append("defense-declared-non-differentiable: adaptive gradient is the defense's own (straight-through, a soft surrogate, or zero)")
     return notes
 
@@ -128,32 +148,33 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
-    for b, (x, y) in enumerate(bar):
-        x, y = x.to(device), y.to(device)
-        for name in need_clean:
-            t = tallies[name]
-            t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
-        cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
-        if cached is None:
-            if attack is None:
-                target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
-                attack = create_attack(attack_spec, target, norm, eps)
-            x_adv = attack(x, y)
-            if adv_cache is not None:
-                adv_cache.save(attack_spec, b, x_adv, attack.flags)
-        else:
-            x_adv, batch_flags = cached
-            flags.update(batch_flags)
-        check_budget(x, x_adv, norm, eps, attack_spec)
-        with torch.no_grad():
-            fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
-        for name in group:
-            t = tallies[name]
-            right = _predict(classifier, defenses[name], x_adv) == y
-            t.adv += right.sum().item()
-            t.fooled += fooled.sum().item()
-            t.fixed += (right & fooled).sum().item()
-            t.n += len(y)
+    with trusted_inputs():  # each batch is checked once here, not in every defense call of every attack step
+        for b, (x, y) in enumerate(bar):
+            x, y = check_images(x.to(device), "evaluation images"), y.to(device)
+            for name in need_clean:
+                t = tallies[name]
+                t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
+            cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
+            if cached is None:
+                if attack is None:
+                    target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+                    attack = create_attack(attack_spec, target, norm, eps)
+                x_adv = attack(x, y)
+                if adv_cache is not None:
+                    adv_cache.save(attack_spec, b, x_adv, attack.flags)
+            else:
+                x_adv, batch_flags = cached
+                flags.update(batch_flags)
+            check_budget(x, x_adv, norm, eps, attack_spec)
+            with torch.no_grad():
+                fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
+            for name in group:
+                t = tallies[name]
+                right = _predict(classifier, defenses[name], x_adv) == y
+                t.adv += right.sum().item()
+                t.fooled += fooled.sum().item()
+                t.fixed += (right & fooled).sum().item()
+                t.n += len(y)
     for name in group:
         t = tallies[name]
         t.flags = sorted(flags | set(attack.flags if attack is not None else []))

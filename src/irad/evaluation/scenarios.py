@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import BPDA
+from irad.defenses.base import Defense, as_defense
 from irad.errors import IradError
+from irad.utils.validation import check_choice
 
 SCENARIOS = ("oblivious", "bpda", "adaptive")
 
@@ -40,20 +41,18 @@ class EOT(nn.Module):
 
 
 def attack_target(classifier: nn.Module, defense: nn.Module, scenario: str, eot_samples: int = 10) -> nn.Module:
-    """The model the attacker differentiates in ``scenario`` (inputs in [0, 1], logits out)."""
-    if scenario not in SCENARIOS:
-        raise IradError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    """The model the attacker differentiates in ``scenario`` (inputs in [0, 1], logits out): the classifier alone
+    (oblivious), else the defense's :meth:`~irad.defenses.Defense.attack_model`, under EOT if it is randomized."""
+    check_choice("scenario", scenario, SCENARIOS)
     if scenario == "oblivious":
         return classifier
-    if getattr(defense, "defended_classifier", False):  # it brings its own models (and gradient approximation)
-        return defense.attack_model(scenario).eval()
-    front = BPDA(defense) if scenario == "bpda" else defense
-    target: nn.Module = nn.Sequential(front, classifier)
-    if getattr(defense, "randomized", False) and eot_samples > 1:
+    defense = as_defense(defense)
+    target = defense.attack_model(classifier, scenario)
+    if defense.randomized and eot_samples > 1:
         target = EOT(target, eot_samples)
     return target.eval()
 
 
-def uses_eot(defense: nn.Module, scenario: str, eot_samples: int) -> int:
+def uses_eot(defense: Defense, scenario: str, eot_samples: int) -> int:
     """EOT samples the scenario applies to this defense (1 = none)."""
-    return eot_samples if scenario != "oblivious" and getattr(defense, "randomized", False) else 1
+    return eot_samples if scenario != "oblivious" and defense.randomized else 1

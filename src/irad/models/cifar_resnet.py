@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irad.errors import IradError
+
 
 class OptionAShortcut(nn.Module):
     """Identity shortcut that subsamples by 2 (``x[:, :, ::2, ::2]``) and zero-pads channels."""
@@ -54,7 +56,7 @@ class CifarResNet(nn.Module):
     def __init__(self, depth: int, num_classes: int = 10):
         super().__init__()
         if (depth - 2) % 6:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+            raise IradError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
         n = (depth - 2) // 6
         self.in_planes = 16
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import torch
 from torch import nn
 
+from irad.data import dataset_classes
 from irad.errors import IradError
 from irad.models.cifar_resnet import CifarResNet
 from irad.models.normalized import NormalizedClassifier
@@ -60,11 +62,25 @@ def classifier_info(name: str) -> ClassifierInfo:
 
 
 def create_classifier(name: str, weights: str | os.PathLike | None = None, num_classes: int | None = None) -> nn.Module:
-    """Build classifier ``name`` taking images ``(N, 3, H, W)`` in [0, 1] and returning logits.
+    """Build a classifier taking images ``(N, 3, H, W)`` in [0, 1] and returning logits (it owns its normalisation).
 
-    ``weights`` is a path (safetensors, or a torch state dict loaded with ``weights_only=True``), a tag
-    listed by :func:`list_classifiers` (e.g. ``"irad-cifar10"``), or None for random initialisation.
-    The model is returned in eval mode.
+    Args:
+        name: an architecture of :func:`list_classifiers` (``irad list classifiers``), e.g. ``"resnet20"``.
+        weights: a checkpoint path (safetensors, or a torch state dict read with ``weights_only=True``), a tag of
+            the architecture (e.g. ``"irad-cifar10"``, ``"idelbayev"``), or None for random initialisation.
+        num_classes: the head's size (default: the architecture's own).
+
+    Returns:
+        The model in eval mode, on the CPU.
+
+    Raises:
+        IradError: an unknown name or tag, or a checkpoint that is missing, unsafe or does not match.
+
+    Example::
+
+        >>> model = create_classifier("resnet20", weights="irad-cifar10")
+        >>> model(torch.rand(4, 3, 32, 32)).shape
+        torch.Size([4, 10])
     """
     info = classifier_info(name)
     n = num_classes or info.num_classes
@@ -78,6 +94,14 @@ def create_classifier(name: str, weights: str | os.PathLike | None = None, num_c
             tags = ", ".join(info.weights) or "none"
             raise IradError(f"weights {str(weights)!r} for {name!r} is neither an existing file nor a known tag (tags: {tags})")
     return NormalizedClassifier(net, info.mean, info.std).eval()
+
+
+def load_classifier(name: str, weights: str | os.PathLike | None = None, dataset: str | None = None,
+                    device: str | torch.device = "cpu") -> nn.Module:
+    """The classifier a command or an evaluation run uses: :func:`create_classifier` with the class count of
+    ``dataset`` (a name :func:`~irad.data.load_eval_data` takes; None or a class-folder layout: the architecture's
+    own), on ``device``, in eval mode."""
+    return create_classifier(name, weights, dataset_classes(dataset) if dataset else None).to(device)
 
 
 def packaged_weights(name: str, hint: str = "") -> Path:

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from irad.errors import IradError
+
 
 class WideBlock(nn.Module):
     def __init__(self, in_planes: int, planes: int, stride: int):
@@ -29,7 +31,7 @@ class WideResNet(nn.Module):
     def __init__(self, depth: int = 28, widen: int = 10, num_classes: int = 10):
         super().__init__()
         if (depth - 4) % 6:
-            raise ValueError(f"WideResNet depth must be 6n+4, got {depth}")
+            raise IradError(f"WideResNet depth must be 6n+4, got {depth}")
         n = (depth - 4) // 6
         widths = [16, 16 * widen, 32 * widen, 64 * widen]
         self.conv1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False)

@@ -6,7 +6,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -89,41 +90,38 @@ def state_fingerprint(module: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _publish(tmp: str, final: Path) -> None:
-    """Rename ``tmp`` over ``final`` with the permissions a plain ``open`` would have given (mkstemp uses 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, final)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see half a file."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        _publish(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: str | os.PathLike, obj: object) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def save_safetensors(path: str | os.PathLike, state: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save a state dict as safetensors atomically (tensors made contiguous, shared storage cloned)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``path`` to write; when the block succeeds it is renamed over ``path`` (with the
+    permissions a plain ``open`` would give), else deleted, so readers never see half a file. The one way irad
+    writes a file atomically."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, tmp, metadata=metadata)
-        _publish(tmp, p)
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file 0600
+        os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: object) -> None:
+    """Write ``obj`` as indented JSON to ``path`` atomically (:func:`atomic_path`)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+def save_safetensors(path: str | os.PathLike, state: Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    """Save a state dict as safetensors atomically (tensors made contiguous, shared storage cloned)."""
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().clone() for k, v in state.items()}, tmp, metadata=metadata)
