@@ -15,6 +15,7 @@ from pathlib import Path
 from irad.analysis.plots import plot_quality_accuracy
 from irad.data import load_dataset, load_into_memory, stratified_subset
 from irad.defenses.dct_jpeg import jpeg_quality
+from irad.errors import IradError
 from irad.models import create_classifier
 from irad.training.classifier import ClassifierTrainConfig, train_classifier
 from irad.training.jpeg_table import accuracy
@@ -53,7 +54,7 @@ def train_jpeg_ensemble(cfg: JpegEnsembleTrainConfig, out_dir: str | Path, devic
     """Run (or resume) the chain; returns the members and the accuracy table."""
     missing = sorted(set(cfg.members) - set(cfg.qualities))
     if missing:
-        raise ValueError(f"members {missing} are not in the trained qualities {cfg.qualities}")
+        raise IradError(f"members {missing} are not in the trained qualities {cfg.qualities}")
     out = Path(out_dir)
     previous, weights = cfg.weights, {}
     for q in cfg.qualities:

@@ -9,14 +9,13 @@ from pathlib import Path
 import torch
 
 from irad.errors import IradError
+from irad.utils.checkpoint import atomic_path
 
 
 def save_state(path: str | os.PathLike, state: dict) -> None:
     """Write ``state`` (tensors, state dicts, numbers, strings) to ``path`` via a temporary file and a rename."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, p)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_state(path: str | os.PathLike, config: dict) -> dict | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from irad.utils.validation import check_choice
+
 TASKS = ("clean2clean", "sr", "inpaint", "gaussian", "pgd")
 
 
@@ -18,6 +20,7 @@ def degrade(task: str, clean: torch.Tensor, adv: torch.Tensor, generator: torch.
     - ``inpaint``: a random ``mask_ratio`` of pixels set to 0 (restoration);
     - ``gaussian``: clean + N(0, ``noise_std``^2), clipped.
     """
+    check_choice("task", task, TASKS)
     if task == "clean2clean":
         return clean
     if task == "pgd":
@@ -28,10 +31,8 @@ def degrade(task: str, clean: torch.Tensor, adv: torch.Tensor, generator: torch.
         n, _, h, w = clean.shape
         keep = torch.rand(n, 1, h, w, generator=generator, device=clean.device) >= mask_ratio
         return clean * keep
-    if task == "gaussian":
-        noise = torch.randn(clean.shape, generator=generator, device=clean.device) * noise_std
-        return (clean + noise).clamp(0, 1)
-    raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    noise = torch.randn(clean.shape, generator=generator, device=clean.device) * noise_std  # gaussian
+    return (clean + noise).clamp(0, 1)
 
 
 def dihedral(*images: torch.Tensor, generator: torch.Generator | None = None,
