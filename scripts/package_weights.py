@@ -93,20 +93,32 @@ def reference_output(weights: Path) -> dict:
             "channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
 
 
+def _package_best(run: Path, folder: Path, meta: dict) -> None:
+    """Copy the run's best validation epoch (``best/``) into ``folder`` with its reference output and a
+    training.json of ``meta`` plus the run's configuration, history, CPU hours and chosen epoch."""
+    metrics = _json(run / "metrics.json")
+    history = metrics["history"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("model.safetensors", "config.json"):
+        shutil.copy(run / "best" / name, folder / name)
+    _write(folder / "reference.json", reference_output(run / "best"))
+    _write(folder / "training.json", {
+        **meta,
+        "training": {"config": metrics["config"], "epochs_run": len(history), "history": history,
+                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
+        "chosen_epoch": max(history, key=lambda h: h["val_avg"])["epoch"],
+        "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20", "storage": "float32",
+        "machine": MACHINE})
+
+
 def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
     """The built-in implicit representation (``disco``, ``implicit:...``): the run's best epoch on its validation
     pairs (``best/``), float32, with the pairs' and the training's configuration, history and CPU hours."""
-    metrics, pairs_meta, val_meta = _json(run / "metrics.json"), _json(pairs / "meta.json"), _json(val_pairs / "meta.json")
-    cfg, history = metrics["config"], metrics["history"]
+    cfg = _json(run / "metrics.json")["config"]
+    pairs_meta, val_meta = _json(pairs / "meta.json"), _json(val_pairs / "meta.json")
     if pairs_meta["config"]["weights"] != "irad-cifar10" or val_meta["config"]["weights"] != "irad-cifar10":
         raise SystemExit("the packaged purifier must be trained on pairs from the built-in ResNet-20 (irad-cifar10)")
-    best = max(history, key=lambda h: h["val_avg"])
-    dst = dst / "implicit_cifar10"
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "config.json"):
-        shutil.copy(run / "best" / name, dst / name)
-    _write(dst / "reference.json", reference_output(run / "best"))
-    _write(dst / "training.json", {
+    _package_best(run, dst / "implicit_cifar10", {
         "what": f"implicit representation (EDSR-baseline {cfg['n_resblocks']}x{cfg['n_feats']} encoder + MLP "
                 f"{'x'.join(map(str, cfg['hidden']))} decoder) trained on PGD denoising with L1; `disco` queries it at "
                 "the pixel grid, `implicit:sampler=si|sv` with a fixed or random shift",
@@ -120,11 +132,7 @@ def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
         "pairs": {"config": pairs_meta["config"], "count": pairs_meta["count"],
                   "source_error_rate": pairs_meta.get("source_error_rate_this_run"),
                   "wall_seconds": pairs_meta.get("wall_seconds_this_run")},
-        "validation_pairs": {"config": val_meta["config"], "count": val_meta["count"]},
-        "training": {"config": cfg, "epochs_run": len(history), "history": history,
-                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
-        "chosen_epoch": best["epoch"], "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20",
-        "storage": "float32", "machine": MACHINE})
+        "validation_pairs": {"config": val_meta["config"], "count": val_meta["count"]}})
 
 
 def _sha256(path: Path) -> str:
@@ -134,20 +142,13 @@ def _sha256(path: Path) -> str:
 def irad(run: Path, dst: Path = DST) -> None:
     """The built-in IRAD (``irad``): SampleNet's best epoch on its validation pairs over the packaged implicit
     representation, whose encoder and decoder it must have been trained on (checked by hash), float32."""
-    metrics = _json(run / "metrics.json")
-    cfg, history = metrics["config"], metrics["history"]
+    cfg = _json(run / "metrics.json")["config"]
     base = dst / "implicit_cifar10"
     implicit_run = Path(cfg["implicit"])
     if cfg["implicit"] != "builtin" and _sha256(implicit_run / "model.safetensors") != _sha256(base / "model.safetensors"):
         raise SystemExit(f"{run} was trained over {implicit_run}, not the packaged implicit representation; "
                          "package that first (`package_weights.py implicit ...`)")
-    best = max(history, key=lambda h: h["val_avg"])
-    out = dst / "irad_cifar10"
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "config.json"):
-        shutil.copy(run / "best" / name, out / name)
-    _write(out / "reference.json", reference_output(run / "best"))
-    _write(out / "training.json", {
+    _package_best(run, dst / "irad_cifar10", {
         "what": f"SampleNet (MLP {'x'.join(map(str, cfg['hidden']))}) trained with the frozen source ResNet-20's "
                 "cross-entropy on resampled clean and adversarial images, over the built-in implicit representation "
                 "(implicit_cifar10, whose training.json says how it was made; encoder and decoder frozen)",
@@ -155,11 +156,7 @@ def irad(run: Path, dst: Path = DST) -> None:
                      "--val-pairs runs/pairs-val --out runs/irad-long",
                      "python scripts/package_weights.py irad runs/irad-long"],
         "implicit_representation": {"weights": "implicit_cifar10/model.safetensors",
-                                    "sha256": _sha256(base / "model.safetensors")},
-        "training": {"config": cfg, "epochs_run": len(history), "history": history,
-                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
-        "chosen_epoch": best["epoch"], "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20",
-        "storage": "float32", "machine": MACHINE})
+                                    "sha256": _sha256(base / "model.safetensors")}})
 
 
 def main() -> None:
