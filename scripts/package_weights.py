@@ -145,15 +145,16 @@ def irad(run: Path, dst: Path = DST) -> None:
     cfg = _json(run / "metrics.json")["config"]
     base = dst / "implicit_cifar10"
     implicit_run = Path(cfg["implicit"])
-    if cfg["implicit"] != "builtin" and _sha256(implicit_run / "model.safetensors") != _sha256(base / "model.safetensors"):
+    trained_over = base if cfg["implicit"] == "builtin" else implicit_run
+    if _sha256(trained_over / "model.safetensors") != _sha256(base / "model.safetensors"):
         raise SystemExit(f"{run} was trained over {implicit_run}, not the packaged implicit representation; "
                          "package that first (`package_weights.py implicit ...`)")
     _package_best(run, dst / "irad_cifar10", {
         "what": f"SampleNet (MLP {'x'.join(map(str, cfg['hidden']))}) trained with the frozen source ResNet-20's "
                 "cross-entropy on resampled clean and adversarial images, over the built-in implicit representation "
                 "(implicit_cifar10, whose training.json says how it was made; encoder and decoder frozen)",
-        "commands": ["irad train samplenet --preset cpu-long --pairs runs/pairs-long --implicit runs/implicit-long/best "
-                     "--val-pairs runs/pairs-val --out runs/irad-long",
+        "commands": ["irad train samplenet --preset cpu-long --pairs runs/pairs-long "
+                     "--implicit runs/implicit-long/best --val-pairs runs/pairs-val --out runs/irad-long",
                      "python scripts/package_weights.py irad runs/irad-long"],
         "implicit_representation": {"weights": "implicit_cifar10/model.safetensors",
                                     "sha256": _sha256(base / "model.safetensors")}})
