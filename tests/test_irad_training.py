@@ -65,6 +65,20 @@ def test_train_implicit_one_epoch_each_task(task, pairs_dir, tmp_path):
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 3, 32, 32)
 
 
+def test_implicit_warm_restart_starts_from_init_weights(pairs_dir, tmp_path, capsys):
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--out", str(first)]) == 0
+    # lr 0: the restarted run's weights stay those it started from (the first run's, not a fresh seed's)
+    assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--seed", "1", "--lr", "0",
+                 "--init", str(first), "--out", str(again)]) == 0
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(create_defense(f"disco:weights={again}")(x), create_defense(f"disco:weights={first}")(x))
+    wider = [*TINY[:3], "16", *TINY[4:]]
+    assert main(["train", "implicit", "--pairs", str(pairs_dir), *wider, "--init", str(first),
+                 "--out", str(tmp_path / "wider")]) == 2
+    assert "--init" in capsys.readouterr().err
+
+
 def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path):
     implicit_dir, sn_dir = tmp_path / "implicit", tmp_path / "samplenet"
     assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--out", str(implicit_dir)]) == 0

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from irad.errors import IradError
 from irad.models.implicit import ImplicitConfig, ImplicitResampler
 from irad.training.loop import fit
 from irad.training.pairs import load_pairs
@@ -36,6 +37,8 @@ class ImplicitTrainConfig:
     schedule: str = "constant"  # or cosine (to 0 over all epochs)
     val_pairs: str | None = None  # validation pairs: per-epoch L1 and the source classifier's SA / RA; keeps best/
     keep_epochs: bool = False  # also write every epoch's weights (float16) to epochs/ for learning curves
+    init: str | None = None  # start from these weights (a directory written by save, same architecture) with a
+    # fresh optimizer and schedule: a warm restart of a finished run
 
 
 PRESETS: dict[str, dict] = {
@@ -57,7 +60,13 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
     if cfg.limit:
         clean, adv = clean[:cfg.limit], adv[:cfg.limit]
     torch.manual_seed(cfg.seed)
-    model = ImplicitResampler(ImplicitConfig(cfg.n_resblocks, cfg.n_feats, list(cfg.hidden), None)).to(device)
+    model = ImplicitResampler(ImplicitConfig(cfg.n_resblocks, cfg.n_feats, list(cfg.hidden), None))
+    if cfg.init:
+        start = ImplicitResampler.load(cfg.init)
+        if start.cfg != model.cfg:
+            raise IradError(f"--init {cfg.init} holds a {start.cfg} model; this run builds {model.cfg}")
+        model.load_state_dict(start.state_dict())
+    model.to(device)
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(memory_format=memory)
 
