@@ -18,10 +18,12 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from report import machine, table  # noqa: E402
+
+from irad.data import load_eval_data  # noqa: E402
 from irad.defenses import create_defense  # noqa: E402
-from irad.evaluation import load_eval_data  # noqa: E402
-from irad.evaluation.results import environment  # noqa: E402
 from irad.utils.checkpoint import atomic_write_json  # noqa: E402
+from irad.utils.provenance import environment  # noqa: E402
 
 DEFENSES = [
     "resample:recon=bilinear,sampler=si,shift=1.5",
@@ -49,6 +51,14 @@ def best_seconds(defense: torch.nn.Module, x: torch.Tensor, repeats: int) -> flo
             sync()
             best = min(best, time.perf_counter() - t0)
     return best
+
+
+def render(d: dict) -> list[str]:
+    """The section's description and table from the results JSON."""
+    return [f"Forward pass of the defense only, on CIFAR-10 (JPEG-75) test images (32x32), best of {d['repeats']} "
+            f"runs. Machine: {machine(d['environment'])}.", "",
+            *table(["defense", *[f"ms/img, batch {b}" for b in d["batches"]]],
+                   [[r["defense"], *[f"{r[f'ms_per_image_batch{b}']:.3f}" for b in d["batches"]]] for r in d["rows"]])]
 
 
 def main() -> None:

@@ -22,11 +22,13 @@ from skimage.restoration import denoise_wavelet
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from report import machine, table  # noqa: E402
+
 from irad.defenses import create_defense  # noqa: E402
 from irad.defenses.deflection import deflect  # noqa: E402
 from irad.defenses.wavelet import estimate_sigma, wavelet_denoise  # noqa: E402
-from irad.evaluation.results import environment  # noqa: E402
 from irad.utils.checkpoint import atomic_write_json  # noqa: E402
+from irad.utils.provenance import environment  # noqa: E402
 
 CASES = [  # (side, batch, deflections, window)
     (32, 256, 16, 2),
@@ -64,6 +66,20 @@ def best(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def render(d: dict) -> list[str]:
+    """The section's description and table from the results JSON."""
+    return ["Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and "
+            "scikit-image's denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` on the "
+            f"whole batch. Random images, best of {d['repeats']} runs. Machine: {machine(d['environment'])}.", "",
+            *table(["image", "batch", "K", "r", "reference img/s", "irad img/s", "speedup",
+                    "reference ms/img: skimage denoise",
+                    "irad ms/img: deflect / noise estimate / denoise incl. estimate"],
+                   [[f"{r['side']}x{r['side']}", str(r["batch"]), str(r["deflections"]), str(r["window"]),
+                     f"{r['reference_images_per_s']:.1f}", f"{r['irad_images_per_s']:.1f}", f"{r['speedup']:.1f}x",
+                     f"{r['reference_denoise_ms_per_image']:.2f}",
+                     " / ".join(f"{v:.3f}" for v in r["irad_stage_ms_per_image"].values())] for r in d["rows"]])]
 
 
 def main() -> None:

@@ -11,9 +11,6 @@ the values.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,9 +20,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from report import machine, table  # noqa: E402
+
 from irad.defenses.implicit import ImplicitResampling  # noqa: E402
 from irad.models.implicit import ImplicitConfig, ImplicitResampler, make_cell, make_coord  # noqa: E402
 from irad.models.implicit.reference import query_reference  # noqa: E402
+from irad.utils.checkpoint import atomic_write_json  # noqa: E402
+from irad.utils.provenance import environment  # noqa: E402
 
 
 def released_forward(model: ImplicitResampler, x: torch.Tensor) -> torch.Tensor:
@@ -51,6 +52,19 @@ def timed(fn, x: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
     return best, out
 
 
+def render(d: dict) -> list[str]:
+    """The section's description and table from the results JSON."""
+    def cells(r: dict) -> list[str]:
+        bf16 = ([f"{r['irad_bf16_ms_per_image']:.2f}", f"{r['bf16_speedup_over_fp32']:.2f}x",
+                 f"{r['bf16_max_abs_diff']:.1e}"] if "irad_bf16_ms_per_image" in r else ["-"] * 3)
+        return [str(r["batch"]), f"{r['released_ms_per_image']:.2f}", f"{r['irad_ms_per_image']:.2f}",
+                f"{r['speedup']:.2f}x", f"{r['max_abs_diff']:.1e}", *bf16]
+
+    return [f"Weights: {d['weights']}. Input 32x32. Best of repeated runs. Machine: {machine(d['environment'])}.", "",
+            *table(["batch", "released ms/img", "irad ms/img", "speedup", "max abs diff", "irad bf16 ms/img",
+                    "bf16 / fp32 speedup", "bf16 max abs diff"], [cells(r) for r in d["rows"]])]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None, help="an irad IRAD weights directory (default: random paper-size)")
@@ -72,12 +86,9 @@ def main() -> None:
                      "irad_bf16_ms_per_image": 1000 * t_bf16 / b, "bf16_speedup_over_fp32": t_ours / t_bf16,
                      "bf16_max_abs_diff": (y_bf16 - y_ours).abs().max().item()})
         print(rows[-1], flush=True)
-    env = {"torch": torch.__version__, "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-           "torch_threads": torch.get_num_threads(), "device": "cpu"}
     out = ROOT / "benchmarks" / "results" / "irad_speed.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"weights": args.weights or "random paper-size (16x64 EDSR, 256x4 MLPs)",
-                               "environment": env, "rows": rows}, indent=2) + "\n")
+    atomic_write_json(out, {"weights": args.weights or "random paper-size (16x64 EDSR, 256x4 MLPs)",
+                            "environment": environment("cpu"), "rows": rows})
     print(f"wrote {out}")
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from report import machine, table  # noqa: E402
+
 from irad.analysis.plots import headless_pyplot, save_figure  # noqa: E402
 from irad.utils.checkpoint import atomic_write_json  # noqa: E402
 
@@ -48,6 +50,19 @@ def plot(rows: list[dict], path: str | Path, source: str, victim: str) -> None:
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def render(d: dict) -> list[str]:
+    """The section's description and table from the results JSON."""
+    return ["Per epoch of `irad train implicit --preset cpu-long`: CPU hours so far (process time of all threads), "
+            "L1 and the source ResNet-20's SA / RA on the validation pairs (CIFAR-10 JPEG-75 test images 101-200 of "
+            "each class, PGD-20 on ResNet-20; the best epoch by (SA + RA) / 2 is kept), and the victim ResNet-56's SA "
+            f"/ RA through that epoch's snapshot queried DISCO-style (first {d['eval_n']} test images, stratified, "
+            f"PGD-10 Linf 8/255, oblivious). Machine: {machine(d['environment'])}.", "",
+            *table(["epoch", "CPU hours", "val L1", "val SA / RA (ResNet-20)", "SA / RA (ResNet-56, PGD-10)"],
+                   [[str(r["epoch"]), f"{r['cpu_hours']:.2f}", f"{r['val_l1']:.4f}",
+                     f"{r['val_sa']:.1f} / {r['val_ra']:.1f}",
+                     f"{r['victim_sa']:.1f} / {r['victim_ra']:.1f}" if "victim_sa" in r else "-"] for r in d["rows"]])]
 
 
 def main() -> None:

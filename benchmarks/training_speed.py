@@ -29,12 +29,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from report import machine, table  # noqa: E402
+
 from irad.attacks import create_attack  # noqa: E402
-from irad.evaluation.results import environment  # noqa: E402
 from irad.models import create_classifier  # noqa: E402
 from irad.training import implicit, samplenet  # noqa: E402
 from irad.training.pairs import load_pairs  # noqa: E402
+from irad.utils.checkpoint import atomic_write_json  # noqa: E402
 from irad.utils.precision import FastForward  # noqa: E402
+from irad.utils.provenance import environment  # noqa: E402
 
 SETTINGS = {"before": dict(precision="fp32", channels_last=False), "after": dict(precision="bf16", channels_last=True)}
 
@@ -82,8 +85,8 @@ def main() -> None:
                                            "schedule": "constant", "limit": args.steps * preset["batch_size"]})
     imp = {k: trainer_speed(implicit.train_implicit, replace(base, **s), 1) for k, s in SETTINGS.items()}
     rows.append({"stage": "train implicit (cpu-long: EDSR 6x48, MLP 192x3, batch 32)", **_compare(imp),
-                 "check": "mean L1 over the same {} steps from the same initialisation: fp32 {:.4f}, bf16 {:.4f}".format(
-                     args.steps, imp["before"]["mean_loss"], imp["after"]["mean_loss"])})
+                 "check": "mean L1 over the same {} steps from the same initialisation: fp32 {:.4f}, "
+                          "bf16 {:.4f}".format(args.steps, imp["before"]["mean_loss"], imp["after"]["mean_loss"])})
     print(rows[-1], flush=True)
     with tempfile.TemporaryDirectory() as base_dir:
         implicit.train_implicit(replace(base, limit=32), base_dir, progress=False)  # an implicit model to freeze
@@ -97,14 +100,25 @@ def main() -> None:
                                                                        speeds["after"]["mean_loss"])})
     print(rows[-1], flush=True)
     out = ROOT / "benchmarks" / "results" / "training_speed.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"pairs": args.pairs, "steps": args.steps, "environment": environment("cpu"),
-                               "rows": rows}, indent=2) + "\n")
+    atomic_write_json(out, {"pairs": args.pairs, "steps": args.steps, "environment": environment("cpu"), "rows": rows})
     print(f"wrote {out}")
 
 
+def render(d: dict) -> list[str]:
+    """The section's description and table from the results JSON."""
+    return [f"Images per second of each training stage, as the trainers run it (the first {d['steps']} steps of an "
+            f"epoch on the cpu-long pairs, {d['steps'] // 2} for SampleNet, whose frozen reconstruction is a briefly "
+            "trained one: speed does not depend on the weights; make-pairs: 4 batches of 250 after one warm-up "
+            "batch). before: fp32, contiguous (the `cpu` presets); after: bf16 autocast + channels_last (the "
+            f"`cpu-long` presets). Machine: {machine(d['environment'])}.", "",
+            *table(["stage", "before img/s", "after img/s", "speedup", "check"],
+                   [[r["stage"], f"{r['before_images_per_s']:.1f}", f"{r['after_images_per_s']:.1f}",
+                     f"{r['speedup']:.2f}x", r["check"]] for r in d["rows"]])]
+
+
 def _compare(speeds: dict) -> dict:
-    return {"before_images_per_s": speeds["before"]["images_per_s"], "after_images_per_s": speeds["after"]["images_per_s"],
+    return {"before_images_per_s": speeds["before"]["images_per_s"],
+            "after_images_per_s": speeds["after"]["images_per_s"],
             "speedup": speeds["after"]["images_per_s"] / speeds["before"]["images_per_s"]}
 
 

@@ -1,0 +1,399 @@
+"""The BENCHMARKS.md sections as data, in page order: `irad eval` sections (EvalSection) and sections made by a script
+or another `irad` command (ScriptSection). Prose about the results lives in benchmarks/notes/<name>.md."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import defense_cost
+import deflection_speed
+import irad_speed
+import learning_curve
+import tables
+import training_speed
+from report import RESULTS, ROOT
+
+SHARED = "../shared"
+WORK = "benchmarks/work"  # models the benchmarks train for themselves (git-ignored)
+IDELBAYEV = f"{SHARED}/models/cifar10-resnet-idelbayev"
+RESNET56 = f"{IDELBAYEV}/resnet56-4bfd9763.th"
+RESNET20 = f"{IDELBAYEV}/resnet20-12fca82f.th"
+VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
+VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet20", "--weights", RESNET20]
+DDPM = f"{WORK}/ddpm-gpu"  # irad train ddpm --preset gpu (needs a GPU)
+IMPLICIT_RUN = f"{WORK}/implicit-long"  # irad train implicit --preset cpu-long (the built-in implicit representation)
+TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
+DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
+# oblivious PGD-10 and AutoAttack on the first 1000 test images, adversarial examples cached per batch
+PGD_AND_AUTOATTACK_N1000 = ["--attack", "pgd", "--attack", "autoattack", "--scenario", "oblivious", "--eps", "8/255",
+                            "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"]
+SCENARIOS = {s: ["--scenario", s] for s in ("oblivious", "bpda", "adaptive")}
+ALIASING_MODELS = [f"resnet{d}:{IDELBAYEV}/{f}" for d, f in (
+    (20, "resnet20-12fca82f.th"), (32, "resnet32-d509ac18.th"), (44, "resnet44-014dd654.th"),
+    (56, "resnet56-4bfd9763.th"))]
+ALIASING_MODELS += ["resnet20:irad-cifar10", f"resnet20:{WORK}/resnet20-pgd/model.safetensors"]
+
+
+def _none() -> str | None:
+    return None
+
+
+def _no_lines() -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class EvalSection:
+    """`irad eval` runs sharing ``args()``; ``runs`` maps a result-file suffix to the run's extra arguments
+    (results/<name>[-<suffix>].json)."""
+
+    name: str
+    title: str
+    what: str  # data, n, victim, attacks and threat model
+    args: Callable[[], list[str]]
+    runs: dict[str, list[str]] = field(default_factory=lambda: {"": []})
+    prepare: list[list[str]] = field(default_factory=list)  # commands run first (each resumes or is cheap)
+    requires: Callable[[], str | None] = _none  # why the section cannot run on this machine (None: it can)
+    extra: Callable[[], list[str]] = _no_lines  # lines after the tables (figures, side tables)
+
+    def result_files(self) -> list[tuple[Path, list[str]]]:
+        """(result file, its `irad eval` command) per run."""
+        out = []
+        for suffix, extra in self.runs.items():
+            path = RESULTS / (f"{self.name}-{suffix}.json" if suffix else f"{self.name}.json")
+            out.append((path, ["irad", "eval", *self.args(), *extra, "--out", str(path.relative_to(ROOT))]))
+        return out
+
+
+@dataclass(frozen=True)
+class ScriptSection:
+    """Commands that write results/<result>.json, and ``render(data)``: the section's description and table."""
+
+    name: str
+    title: str
+    commands: Callable[[], list[list[str]]]
+    render: Callable[[dict], list[str]]
+    result: str
+
+    @property
+    def path(self) -> Path:
+        return RESULTS / f"{self.result}.json"
+
+
+def chosen_deflection() -> str:
+    """The pixel-deflection spec with the best Avg in the deflection-search results."""
+    path = RESULTS / "deflection-search.json"
+    if not path.exists():
+        raise SystemExit("run `python benchmarks/run.py --only deflection-search` first: it chooses K and r")
+    rows = [r for r in json.loads(path.read_text())["results"] if r["defense"].startswith("pixel-deflection")]
+    return max(rows, key=lambda r: r["avg"])["defense"]
+
+
+def deflection_rows() -> list[str]:
+    """The deflection section's defenses: the chosen PD, its Table-5, 6 and 9 variants, and baselines."""
+    pd = chosen_deflection()
+    bare = pd + ",denoiser=none"
+    return [pd, pd + ",rcam=true", f"ens-10({pd})", "jpeg:quality=75", "wavelet", bare,
+            bare + "+wavelet:method=visu", bare + "+wavelet:mode=hard",
+            *[pd.replace("pixel-deflection:", f"pixel-deflection:denoiser={d},")
+              for d in ("tv", "bilateral", "nl-means")]]
+
+
+def searched_jpeg() -> str:
+    """The dct-jpeg spec chosen by the nn-jpeg section's table search."""
+    path = RESULTS / "jpeg-search.json"
+    if not path.exists():
+        raise SystemExit("run `python benchmarks/run.py --only nn-jpeg` (its prepare step searches the table)")
+    c = json.loads(path.read_text())["choice"]
+    return f"dct-jpeg:k={c['k']},qs_af={c['qs_af']}"
+
+
+def jpeg_extra() -> list[str]:
+    """The search's choice, the DCT analysis figure and each model's accuracy per JPEG quality (Figure 6)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from irad.training.jpeg_table import choose
+
+    lines = []
+    search = RESULTS / "jpeg-search.json"
+    if search.exists():
+        d = json.loads(search.read_text())
+        c = d["choice"]
+        lines += [f"Table search: benign accuracy {d['base_benign_acc']:.1f}% uncompressed; chosen k={c['k']}, "
+                  f"QS_AF={c['qs_af']} (QS_OF={d['settings']['qs_of']:g}): benign {c['benign_acc']:.1f}%, adversarial "
+                  f"{c['adv_acc']:.1f}% (n={d['settings']['n_benign']} / {d['settings']['n_adv']}).", "",
+                  "The same grid under looser benign budgets (choice: benign / adversarial accuracy): " + "; ".join(
+                      f"{b} points: k={t['k']}, QS_AF={t['qs_af']} ({t['benign_acc']:.1f} / {t['adv_acc']:.1f})"
+                      for b in (2, 5, 10, 20) if (t := choose(d["grid"], d["base_benign_acc"], b))) + ".", "",
+                  "![table search](benchmarks/results/jpeg-search.png)", "",
+                  "![DCT statistics](benchmarks/results/dct-analysis.png)", ""]
+    quality = ROOT / WORK / "jpeg-ensemble" / "quality_accuracy.json"
+    if quality.exists():
+        d = json.loads(quality.read_text())
+        cols = list(next(iter(d["accuracy"].values())))
+        lines += [f"Clean accuracy (%) of each model on test images compressed at each quality (n={d['n']}; the "
+                  "seed's Figure 6):", "", "| model | " + " | ".join(f"Q{c}" for c in cols) + " |",
+                  "|" + "---|" * (len(cols) + 1),
+                  *[f"| {m} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |"
+                    for m, row in d["accuracy"].items()],
+                  "", "![accuracy per JPEG quality](benchmarks/results/jpeg-quality-accuracy.png)", ""]
+    return lines
+
+
+def implicit_snapshots() -> list[str]:
+    """The epoch snapshots of the cpu-long implicit-representation run, oldest first."""
+    found = sorted((ROOT / IMPLICIT_RUN / "epochs").glob("epoch-*"))
+    if not found:
+        raise SystemExit(f"no snapshots in {IMPLICIT_RUN}/epochs: run the commands in "
+                         "src/irad/models/weights/implicit_cifar10/training.json with --out " + IMPLICIT_RUN)
+    return [str(f.relative_to(ROOT)) for f in found]
+
+
+def _torchvision_weights_cached(enum: str) -> bool:
+    import torch
+    import torchvision.models as tvm
+
+    cls, member = enum.split(".")
+    url = getattr(getattr(tvm, cls), member).url
+    return (Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[1]).is_file()
+
+
+def _script(*args: str) -> list[str]:
+    return [sys.executable, *args]
+
+
+SECTIONS: list[EvalSection | ScriptSection] = [
+    EvalSection(
+        "table1", "Naive image resampling (IRAD paper Table 1 analogue)",
+        "CIFAR-10 (JPEG-75) test, n=500 (stratified: first 50 per class), victim ResNet-56 (third-party weights from "
+        "../shared/models), PGD-10 Linf eps 8/255 step 2/255, oblivious scenario.",
+        lambda: [*VICTIM, "--defense", "none",
+                 *[a for recon in ("bilinear", "nearest") for s in ("si", "sv")
+                   for a in ("--defense", f"resample:recon={recon},sampler={s},shift=1.5")],
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500"]),
+    EvalSection(
+        "baselines", "Classic baselines (IRAD paper Table 2 rows), oblivious",
+        "CIFAR-10 (JPEG-75) test, n=500, victim ResNet-56 (../shared/models), PGD-10 Linf 8/255, oblivious.",
+        lambda: [*VICTIM, "--defense", "none", "--defense", "bit-depth:bits=4", "--defense", "jpeg:quality=75",
+                 "--defense", "randomization", "--defense", "median:size=3",
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500"]),
+    EvalSection(
+        "scenarios", "One defense, three threat scenarios",
+        "CIFAR-10 (JPEG-75) test, n=200, victim ResNet-56 (../shared/models), PGD-10 Linf 8/255; the bpda and "
+        "adaptive rows use EOT over 10 draws for the randomized SV sampler.",
+        lambda: [*VICTIM, "--defense", "none", "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5", "--defense", "jpeg:quality=75",
+                 "--attack", "pgd", "--eps", "8/255", "--n", "200"],
+        runs=SCENARIOS),
+    EvalSection(
+        "irad", "IRAD, DISCO and their ablations, oblivious (IRAD paper Tables 2, 7, 8, 15)",
+        "CIFAR-10 (JPEG-75) test, n=1000 (stratified: the first 100 test images of each class), victim ResNet-56 "
+        "(third-party weights from ../shared/models; the IRAD models were trained on pairs crafted on the package's "
+        "ResNet-20, so source and victim differ), Linf eps 8/255, oblivious scenario: PGD-10 (step 2/255) and "
+        "standard AutoAttack, crafted once on the victim and shared by every row. `irad` and `disco` are the "
+        "package's built-in CPU-preset weights (implicit representation trained on PGD denoising). The "
+        "`disco:weights=benchmarks/work/implicit-<task>` rows are the other Table-7 training tasks, trained with the "
+        "same CPU preset on the same pairs and queried DISCO-style at the pixel grid, so they compare with the "
+        "`disco` row. The ms/img column here was timed while other jobs shared the CPU; the clean timings are in "
+        "'Defense cost per image' below.",
+        lambda: [*VICTIM, "--defense", "none",
+                 "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
+                 "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5",
+                 "--defense", "disco", "--defense", "irad",
+                 "--defense", "implicit:sampler=si,shift=1.5", "--defense", "implicit:sampler=sv,shift=1.5",
+                 "--defense", "irad:recon=bilinear", "--defense", "irad:recon=nearest",
+                 *[a for t in TASKS for a in ("--defense", f"disco:weights={WORK}/implicit-{t}")],
+                 *PGD_AND_AUTOATTACK_N1000],
+        prepare=[["irad", "make-pairs", "--preset", "cpu", "--data-root", f"{SHARED}/data",
+                  "--out", f"{WORK}/pairs-cpu"],
+                 *[["irad", "train", "implicit", "--preset", "cpu", "--pairs", f"{WORK}/pairs-cpu", "--task", t,
+                    "--out", f"{WORK}/implicit-{t}"] for t in TASKS]]),
+    EvalSection(
+        "irad-scenarios", "IRAD and DISCO under the three threat scenarios",
+        "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim ResNet-56 (../shared/models), PGD-10 Linf 8/255 step "
+        "2/255; built-in CPU-preset weights. bpda: the defense's backward pass is the identity; adaptive: end to end "
+        "through the defense's own gradient (both defenses are deterministic, so no EOT). ms/img was timed with other "
+        "jobs on the CPU (clean timings: 'Defense cost per image').",
+        lambda: [*VICTIM, "--defense", "none", "--defense", "disco", "--defense", "irad",
+                 "--attack", "pgd", "--eps", "8/255", "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
+        runs=SCENARIOS),
+    EvalSection(
+        "irad-samplers", "Sampling strategies over one implicit representation (IRAD paper Table 8), oblivious",
+        "CIFAR-10 (JPEG-75) test, n=1000 (stratified: the first 100 test images of each class), victim ResNet-56 "
+        "(third-party weights from ../shared/models), Linf eps 8/255, oblivious scenario: PGD-10 (step 2/255) and "
+        "standard AutoAttack, crafted once on the victim and shared by every row. `disco` and the `implicit:...` rows "
+        "are the built-in implicit representation (cpu-long preset: EDSR 6x48, MLP 192x3, 20 epochs over 50,000 "
+        "PGD-20 pairs crafted on the package's ResNet-20; commands in "
+        "`src/irad/models/weights/implicit_cifar10/training.json`) queried at the pixel grid, with a fixed shift of d "
+        "pixels (si) or a random one (sv). `irad` is SampleNet (cpu-long preset) over the same representation "
+        "(`src/irad/models/weights/irad_cifar10/training.json`).",
+        lambda: [*VICTIM, "--defense", "none", "--defense", "disco",
+                 *[a for d in ("0.5", "0.75", "1.5") for a in ("--defense", f"implicit:sampler=si,shift={d}")],
+                 "--defense", "implicit:sampler=sv,shift=1.5", "--defense", "irad", *PGD_AND_AUTOATTACK_N1000]),
+    EvalSection(
+        "deflection-search", "Pixel deflection: choosing K and r for 32x32 images on a validation slice",
+        "CIFAR-10 (JPEG-75) test images 101-150 of each class (`--offset 1000 --n 500`: disjoint from the n=1000 "
+        "evaluation images), victim ResNet-56 (../shared/models), PGD-10 Linf 8/255 step 2/255, oblivious; "
+        "whole-pixel deflection without R-CAM, then BayesShrink (db1, YCbCr). The row with the highest Avg sets K and "
+        "r for the pixel-deflection sections below (the paper's K=100, r=10 are for 224-299 px images; its Sec. 9.1 "
+        "picks them on held-out images the same way).",
+        lambda: [*VICTIM, *[a for k, r in DEFLECTION_GRID
+                            for a in ("--defense", f"pixel-deflection:deflections={k},window={r}")],
+                 "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500", "--offset", "1000",
+                 "--adv-cache", f"{WORK}/adv-resnet56-val500"]),
+    EvalSection(
+        "deflection", "Pixel deflection, oblivious (Prakash et al. 2018, Tables 2, 5, 6, 9)",
+        "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim ResNet-56 (../shared/models), Linf eps 8/255, "
+        "oblivious; FGSM, BIM-10, PGD-10, DeepFool and CW-L2 (minimal-norm attacks projected onto the eps-ball), "
+        "standard AutoAttack. PD = pixel deflection with the K, r chosen above. Rows: no defense; PD + BayesShrink "
+        "(single run, R-CAM guided, and the majority vote of 10 runs); the Table-5 ablation (JPEG, BayesShrink alone, "
+        "deflection alone); Table-6 thresholding (VisuShrink, hard) after deflection (SUREShrink: no maintained "
+        "library implements it); Table-9 denoisers after deflection. DR = destruction rate.",
+        lambda: [*VICTIM, "--defense", "none", *[a for d in deflection_rows() for a in ("--defense", d)],
+                 *[a for at in ("fgsm", "bim", "pgd", "deepfool", "cw", "autoattack") for a in ("--attack", at)],
+                 "--scenario", "oblivious", "--eps", "8/255", "--n", "1000",
+                 "--adv-cache", f"{WORK}/adv-resnet56-n1000"]),
+    EvalSection(
+        "deflection-scenarios", "Pixel deflection under the three threat scenarios",
+        "CIFAR-10 (JPEG-75) test, n=200 (stratified), victim ResNet-56, PGD-10 Linf 8/255; PD with the chosen K and "
+        "r, single run and Ens-10. bpda and adaptive attack the single-run transform with EOT over 10 draws (logits "
+        "averaged); the Ens-10 row then predicts by majority vote.",
+        lambda: [*VICTIM, "--defense", "none", "--defense", chosen_deflection(),
+                 "--defense", f"ens-10({chosen_deflection()})", "--attack", "pgd", "--eps", "8/255", "--n", "200"],
+        runs=SCENARIOS),
+    EvalSection(
+        "nn-jpeg", "NN-favoured JPEG: two-band table, noisy-trained ensemble (oblivious, BPDA, adaptive)",
+        "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim Idelbayev's ResNet-20 from ../shared (the ensemble's "
+        "M; its fine-tuned members stay in benchmarks/work). The two-band table is searched on test images 101-200 "
+        "of each class (`--offset 1000`: disjoint), PGD-10 at 8/255, benign drop < 1 point. The ensemble {M, M90, "
+        "M70, M50, M30} comes from the cpu preset of `irad train jpeg-ensemble` (one epoch on 10,000 images per "
+        "quality, chained 90 -> 70 -> 50 -> 30). Oblivious: FGSM, BIM-10, DeepFool, CW-L2 (projected onto the ball); "
+        "bpda: every compression is the identity in the backward pass; adaptive: through a soft-rounding JPEG "
+        "(round(x) + (x - round(x))^3).",
+        lambda: [*VICTIM20, "--defense", "none", "--defense", "jpeg:quality=75", "--defense", searched_jpeg(),
+                 "--defense", f"jpeg-ensemble:weights={WORK}/jpeg-ensemble", "--n", "1000"],
+        runs={f"{scenario}-{eps.split('/')[0]}": ["--scenario", scenario, "--eps", eps, *attacks]
+              for eps in ("2/255", "4/255", "8/255")
+              for scenario, attacks in (("oblivious", ["--attack", "fgsm", "--attack", "bim", "--attack", "deepfool",
+                                                       "--attack", "cw", "--adv-cache",
+                                                       f"{WORK}/adv-resnet20-n1000-{eps.split('/')[0]}"]),
+                                        ("bpda", ["--attack", "pgd"]), ("adaptive", ["--attack", "pgd"]))},
+        prepare=[
+            ["irad", "jpeg-search", *VICTIM20, "--offset", "1000", "--n", "1000", "--n-adv", "200", "--attack", "pgd",
+             "--eps", "8/255", "--out", "benchmarks/results/jpeg-search.json", "--plot",
+             "benchmarks/results/jpeg-search.png"],
+            ["irad", "train", "jpeg-ensemble", "--preset", "cpu", "--data-root", f"{SHARED}/data",
+             "--weights", RESNET20, "--out", f"{WORK}/jpeg-ensemble"],
+            ["irad", "analyze", "dct", *VICTIM20, "--n", "1000", "--attack", "pgd", "--eps", "8/255",
+             "--out", "benchmarks/results/dct-analysis.json", "--plot", "benchmarks/results/dct-analysis.png"],
+            ["cp", f"{WORK}/jpeg-ensemble/quality_accuracy.png", "benchmarks/results/jpeg-quality-accuracy.png"]],
+        extra=jpeg_extra),
+    EvalSection(
+        "nn-jpeg-ablation", "NN-favoured JPEG ablation: codec, colour space, table (oblivious; the seed's Figure 5)",
+        "The nn-jpeg section's images, victim and cached oblivious adversarial examples (FGSM, BIM-10, DeepFool, "
+        "CW-L2). One change at a time: Pillow's JPEG-75; the same baseline JPEG in torch (YCbCr 4:2:0, Annex K "
+        "tables at quality 75); the quality-75 luma table applied in RGB without subsampling; the two-band RGB tables "
+        "the search picks under 2- and 10-point benign budgets.",
+        lambda: [*VICTIM20, "--defense", "jpeg:quality=75",
+                 "--defense", "dct-jpeg:table=standard,quality=75,colour=ycbcr",
+                 "--defense", "dct-jpeg:table=standard,quality=75,colour=rgb", "--defense", "dct-jpeg:k=6,qs_af=31",
+                 "--defense", "dct-jpeg:k=6,qs_af=76", "--scenario", "oblivious", "--attack", "fgsm", "--attack", "bim",
+                 "--attack", "deepfool", "--attack", "cw", "--n", "1000"],
+        runs={e: ["--eps", f"{e}/255", "--adv-cache", f"{WORK}/adv-resnet20-n1000-{e}"] for e in ("2", "4", "8")}),
+    EvalSection(
+        "jpeg-quality-probe", "JPEG defenses against longer white-box PGD (why JPEG-75 resists BPDA above)",
+        "CIFAR-10 (JPEG-75) test, n=500 (stratified), victim Idelbayev's ResNet-20, Linf 4/255; PGD-10 and PGD-50 "
+        "with step 0.5/255. Pillow JPEG at three qualities and the nn-jpeg section's ensemble. bpda: identity "
+        "backward; adaptive: the gradient of baseline JPEG in torch at the same quality with soft rounding (for "
+        "Pillow, the exact codec in the forward pass; for the ensemble, the soft JPEG in both).",
+        lambda: [*VICTIM20, "--defense", "jpeg:quality=90", "--defense", "jpeg:quality=75", "--defense",
+                 "jpeg:quality=70", "--defense", f"jpeg-ensemble:weights={WORK}/jpeg-ensemble", "--attack", "pgd",
+                 "--attack", "pgd:steps=50,alpha=0.5/255", "--eps", "4/255", "--n", "500"],
+        runs={s: SCENARIOS[s] for s in ("bpda", "adaptive")}),
+    EvalSection(
+        "diffpure", "DiffPure and IRAD + DiffPure (IRAD paper Table 5)",
+        "CIFAR-10 (JPEG-75) test (stratified), victim ResNet-56 (../shared/models), Linf 8/255, on a GPU. DDPM: the "
+        "gpu preset of `irad train ddpm` (google/ddpm-cifar10-32's architecture) in benchmarks/work/ddpm-gpu. "
+        "DiffPure diffuses to t* of 1000 steps and runs the full reverse process back; IRAD + DiffPure then applies "
+        "IRAD (built-in weights). Oblivious: standard AutoAttack, n=500. Adaptive: PGD-10 end to end through the "
+        "sampler (gradient checkpointing), EOT over 4 draws, n=100.",
+        lambda: [*VICTIM, "--defense", "none",
+                 *[a for t in (20, 30, 40, 100)
+                   for a in ("--defense", f"diffpure:weights={DDPM},t={t},checkpoint=true")],
+                 *[a for t in (20, 30, 40)
+                   for a in ("--defense", f"diffpure-irad:weights={DDPM},t={t},checkpoint=true")],
+                 "--eps", "8/255", "--device", "cuda"],
+        runs={"oblivious": ["--scenario", "oblivious", "--attack", "autoattack", "--n", "500"],
+              "adaptive": ["--scenario", "adaptive", "--attack", "pgd", "--eot-samples", "4", "--n", "100"]},
+        prepare=[["cp", f"{DDPM}/samples.png", "benchmarks/results/ddpm-samples.png"]],
+        requires=lambda: None if (ROOT / DDPM / "unet").is_dir() else (
+            "pending weights: no DDPM that can generate images exists here (no GPU has been lent to this project's "
+            "sessions, and google/ddpm-cifar10-32 cannot be downloaded on these machines). On a GPU machine: `irad "
+            f"train ddpm --preset gpu --data-root ../shared/data --out {DDPM} --device cuda` (or put the hub model's "
+            "files there), then `python benchmarks/run.py --only diffpure`."),
+        extra=lambda: ["Samples of the DDPM (full reverse process from noise):", "",
+                       "![DDPM samples](benchmarks/results/ddpm-samples.png)", ""]),
+    EvalSection(
+        "deflection-imagenet", "Pixel deflection on ImageNet-size images",
+        "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "
+        "torchvision ResNet-50 with its IMAGENET1K_V1 weights, PGD-10 Linf 4/255, oblivious; the paper's K=100, r=10, "
+        "with and without R-CAM (top-5), and Ens-10.",
+        lambda: ["--dataset", "foolbox-imagenet", "--classifier", "resnet50", "--weights", "imagenet",
+                 "--defense", "none", "--defense", "pixel-deflection", "--defense", "pixel-deflection:rcam=true",
+                 "--defense", "ens-10(pixel-deflection)", "--attack", "pgd", "--scenario", "oblivious",
+                 "--eps", "4/255", "--n", "20", "--batch-size", "20"],
+        requires=lambda: None if _torchvision_weights_cached("ResNet50_Weights.IMAGENET1K_V1") else (
+            "pending weights: torchvision's ResNet-50 IMAGENET1K_V1 file is not in this machine's torch hub cache and "
+            "this machine cannot download it; on a machine with internet `python benchmarks/run.py --only "
+            "deflection-imagenet` fetches it and runs the table.")),
+    ScriptSection("cost", "Defense cost per image", lambda: [_script("benchmarks/defense_cost.py")],
+                  defense_cost.render, "cost"),
+    ScriptSection(
+        "training-speed", "IRAD training throughput: fp32 vs bf16 autocast + channels_last",
+        lambda: [["irad", "make-pairs", "--preset", "cpu-long", "--data-root", f"{SHARED}/data",
+                  "--out", f"{WORK}/pairs-long"],
+                 _script("benchmarks/training_speed.py", "--pairs", f"{WORK}/pairs-long")],
+        training_speed.render, "training_speed"),
+    ScriptSection(
+        "irad-offsets", "What SampleNet does: its shifts on clean vs adversarial images",
+        lambda: [["irad", "analyze", "offsets", *VICTIM, "--n", "1000", "--attack", "pgd", "--defense", "irad",
+                  "--out", "benchmarks/results/irad_offsets.json", "--plot", "benchmarks/results/irad_offsets.png"]],
+        tables.offsets, "irad_offsets"),
+    ScriptSection(
+        "implicit-curve", "Learning curve of the built-in implicit representation (cpu-long preset)",
+        lambda: [["irad", "eval", *VICTIM,
+                  *[a for e in implicit_snapshots() for a in ("--defense", f"disco:weights={e}")],
+                  "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500",
+                  "--adv-cache", f"{WORK}/adv-resnet56-n500", "--out", "benchmarks/results/implicit_curve_eval.json"],
+                 _script("benchmarks/learning_curve.py", "--metrics", f"{IMPLICIT_RUN}/metrics.json",
+                         "--eval", "benchmarks/results/implicit_curve_eval.json",
+                         "--out", "benchmarks/results/implicit_curve.json",
+                         "--plot", "benchmarks/results/implicit_curve.png")],
+        learning_curve.render, "implicit_curve"),
+    ScriptSection("irad-speed", "IRAD purification speed vs the released forward pass",
+                  lambda: [_script("benchmarks/irad_speed.py")], irad_speed.render, "irad_speed"),
+    ScriptSection("deflection-speed", "Pixel deflection + BayesShrink speed vs the reference algorithm",
+                  lambda: [_script("benchmarks/deflection_speed.py")], deflection_speed.render, "deflection_speed"),
+    ScriptSection(
+        "aliasing", "Aliasing of the downsampling layers (Grabinski et al.)",
+        lambda: [["irad", "train", "classifier", "--preset", "cpu-adversarial", "--data-root", f"{SHARED}/data",
+                  "--out", f"{WORK}/resnet20-pgd"],
+                 ["irad", "aliasing", "--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--n", "256",
+                  "--compare", *ALIASING_MODELS, "--measure-ra", "--plot", "benchmarks/results/aliasing.png",
+                  "--out", "benchmarks/results/aliasing.json"]],
+        tables.aliasing, "aliasing"),
+    ScriptSection(
+        "audit", "Gradient-masking audit, Linf 8/255 (`irad audit`, cpu preset)",
+        lambda: [["irad", "audit", *VICTIM, "--defense", "none", "--defense", "bit-depth:bits=4",
+                  "--defense", chosen_deflection(), "--defense", "irad", "--defense", "disco", "--preset", "cpu",
+                  "--no-progress", "--out", "benchmarks/results/audit.json"]],
+        tables.audit, "audit"),
+    ScriptSection(
+        "audit-eps4", "Gradient-masking audit, Linf 4/255 (`irad audit`, cpu preset)",
+        lambda: [["irad", "audit", *VICTIM, "--defense", chosen_deflection(), "--eps", "4/255", "--preset", "cpu",
+                  "--no-progress", "--out", "benchmarks/results/audit_eps4.json"]],
+        tables.audit, "audit_eps4"),
+]

@@ -1,0 +1,55 @@
+"""Tables of the sections whose JSON an `irad` command writes (not a benchmark script): each ``render(d)`` gives the
+section's description and table from that JSON."""
+
+from __future__ import annotations
+
+from report import machine, table
+
+SHARED_MODELS = "../shared/models/cifar10-resnet-idelbayev/"
+
+
+def offsets(d: dict) -> list[str]:
+    """`irad analyze offsets`: SampleNet's shifts on clean and adversarial images."""
+    o = d["offsets"]
+    return ["`irad analyze offsets`: SampleNet's per-pixel shift (pixels) of the built-in `irad` on the first "
+            f"{d['n']} CIFAR-10 (JPEG-75) test images (stratified) and on PGD-10 Linf 8/255 adversarial examples "
+            "crafted on the victim ResNet-56 (oblivious). Spread: std over images of each image's mean |offset|; "
+            "within: mean over images of the std of |offset| over its pixels. Adversarial / clean mean |offset|: "
+            f"{d['adversarial_over_clean']:.3f}. Machine: {machine(d['environment'])}.", "",
+            *table(["images", "mean |offset| px", "spread over images", "within an image", "mean (dy, dx) px"],
+                   [[k, f"{o[k]['mean_abs_px']:.3f}", f"{o[k]['spread_px']:.3f}", f"{o[k]['pixel_std_px']:.3f}",
+                     "({:+.3f}, {:+.3f})".format(*o[k]["mean_px"])] for k in o])]
+
+
+def aliasing(d: dict) -> list[str]:
+    """`irad aliasing --compare`: the aliasing metric per downsampling layer and model."""
+    layers = d["models"][0]["layers"]
+    return [f"Aliasing metric (Eq. 7: mean over feature maps and images of the L1 distance between the strided map's "
+            f"spectrum and the alias-free one) on CIFAR-10 (JPEG-75) test, n={d['data']['n']} (stratified). RA: "
+            f"{d['data']['robust_accuracy']}. Layer names without the `net.` prefix; all six are CIFAR ResNets with "
+            "option-A shortcuts, so the four downsampling operations are the same. "
+            f"Machine: {machine(d['environment'])}.", "",
+            *table(["model", "RA", *[f"AM {la['name'].removeprefix('net.')} ({'x'.join(map(str, la['input_size']))})"
+                                     for la in layers]],
+                   [[m["model"].replace(SHARED_MODELS, "shared/"), f"{m['robust_accuracy']:.1f}",
+                     *[f"{la['am']:.3f}" for la in m["layers"]]] for m in d["models"]])]
+
+
+def _evidence(report: dict, check: str) -> dict:
+    return next(c["evidence"] for c in report["checks"] if c["name"] == check)
+
+
+def audit(d: dict) -> list[str]:
+    """`irad audit`: each defense's checks, its RA per scenario, and the advice of failed checks."""
+    rows = [[r["defense"], r["status"], *[c["status"] for c in r["checks"]],
+             " / ".join(f"{v:.1f}" for v in _evidence(r, "scenario-ordering")["ra"].values()),
+             f"{_evidence(r, 'blackbox-and-transfer')['square_ra']:.1f}",
+             f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}"] for r in d["defenses"]]
+    advice = [f"- {r['defense']}, {c['name']}: {c['advice']}"
+              for r in d["defenses"] for c in r["checks"] if c["advice"]]
+    return [f"CIFAR-10 (JPEG-75) test, n={d['config']['n']} (stratified), victim ResNet-56 (../shared/models). cpu "
+            "preset: PGD 10 / 30 steps, APGD 1 / 3 restarts, EOT 1 / 4 (EOT 4 in the white-box measurements of "
+            "randomized defenses), Square 300 queries, no AutoAttack. RA columns: PGD-10 per scenario; white box = "
+            f"the stronger of bpda and adaptive. Machine: {machine(d['environment'])}.", "",
+            *table(["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
+                    "RA oblivious / bpda / adaptive", "RA Square", "RA at eps 64/255"], rows), "", *advice]
