@@ -1,0 +1,53 @@
+"""The benchmark notes quote results only through placeholders: the lookup rules, and every shipped note resolves."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import report  # noqa: E402
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    report._load.cache_clear()
+    rows = [{"defense": d, "attack": a, "sa": 80.25, "ra": r} for d, a, r in
+            (("irad", "pgd", 60.0), ("irad", "autoattack", 55.55), ("implicit:sampler=si,shift=0.75", "pgd", 1.0))]
+    (tmp_path / "table.json").write_text(json.dumps({"results": rows}))
+    (tmp_path / "speed.json").write_text(json.dumps({"rows": [{"side": 32, "x": {"a": 1.23456}}, {"side": 224, "x": 7}],
+                                                     "ratio": 1.5}))
+    yield tmp_path
+    report._load.cache_clear()
+
+
+def test_eval_rows_are_picked_by_defense_and_attack(results):
+    assert report.fill("RA {{table | irad | autoattack | ra}}%") == "RA 55.5%"  # floats: one decimal by default
+    assert report.fill("{{ table | irad |\n pgd | sa:.2f }}") == "80.25"  # spaces and line breaks are ignored
+    assert report.fill("{{table | implicit:sampler=si,shift=0.75 | pgd | ra:.0f}}") == "1"
+
+
+def test_other_files_are_walked_by_keys_indices_and_filters(results):
+    assert report.fill("{{speed | rows | side=32 | x | a:.3f}}") == "1.235"
+    assert report.fill("{{speed | rows | -1 | x}} and {{speed | ratio}}") == "7 and 1.5"
+
+
+@pytest.mark.parametrize("text", ["{{table | irad | cw | ra}}", "{{table | irad | ra}}", "{{speed | rows | side=1 | x}}",
+                                  "{{speed | missing}}", "{{nofile | a}}"])
+def test_unresolvable_placeholders_are_errors_naming_them(results, text):
+    with pytest.raises(SystemExit, match="cannot fill"):
+        report.fill(text, "note.md")
+
+
+def test_every_shipped_note_resolves_against_the_committed_results():
+    notes = sorted((BENCHMARKS / "notes").glob("*.md"))
+    assert notes
+    for path in notes:
+        text = report.note(path.stem)[0]
+        assert "{{" not in text and "}}" not in text, path.name
