@@ -38,8 +38,8 @@ def test_other_files_are_walked_by_keys_indices_and_filters(results):
     assert report.fill("{{speed | rows | -1 | x}} and {{speed | ratio}}") == "7 and 1.5"
 
 
-@pytest.mark.parametrize("text", ["{{table | irad | cw | ra}}", "{{table | irad | ra}}", "{{speed | rows | side=1 | x}}",
-                                  "{{speed | missing}}", "{{nofile | a}}"])
+@pytest.mark.parametrize("text", ["{{table | irad | cw | ra}}", "{{table | irad | ra}}",
+                                  "{{speed | rows | side=1 | x}}", "{{speed | missing}}", "{{nofile | a}}"])
 def test_unresolvable_placeholders_are_errors_naming_them(results, text):
     with pytest.raises(SystemExit, match="cannot fill"):
         report.fill(text, "note.md")
