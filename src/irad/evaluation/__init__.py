@@ -2,7 +2,6 @@
 ``run_eval``) is :mod:`irad.evaluation.experiment`, not imported here: it builds on :mod:`irad.auditing`, which builds
 on this harness."""
 
-from irad.data import load_eval_data  # noqa: F401 (its home is irad.data; the benchmarks import it from here)
 from irad.evaluation.results import ResultRow, format_markdown, format_table, load_results
 from irad.evaluation.runner import evaluate
 from irad.evaluation.scenarios import EOT, SCENARIOS, attack_target

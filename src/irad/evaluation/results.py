@@ -10,7 +10,6 @@ from pathlib import Path
 
 from irad.errors import IradError
 from irad.utils.checkpoint import atomic_write_json
-from irad.utils.provenance import environment  # noqa: F401 (the benchmarks import it from here)
 
 ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
 
