@@ -10,6 +10,7 @@ import torch
 from irad.cli.main import main
 from irad.defenses import create_defense
 from irad.training.pairs import load_pairs
+from irad.training.samplenet import samplenet_loss
 from irad.training.tasks import TASKS, degrade
 
 TINY = ["--n-resblocks", "1", "--n-feats", "8", "--hidden", "16", "16", "--epochs", "1", "--batch-size", "4"]
@@ -85,7 +86,7 @@ def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path):
     assert main(["train", "samplenet", "--pairs", str(pairs_dir), "--implicit", str(implicit_dir), "--hidden", "8",
                  "--epochs", "1", "--batch-size", "5", "--out", str(sn_dir)]) == 0
     h = json.loads((sn_dir / "metrics.json").read_text())["history"][0]
-    assert {"loss", "acc_clean", "acc_adv", "mean_shift_px"} <= set(h)
+    assert {"loss", "acc_clean", "acc_adv", "mean_shift_px", "shift_clean_px", "shift_adv_px"} <= set(h)
     irad, disco = create_defense(f"irad:weights={sn_dir}"), create_defense(f"disco:weights={implicit_dir}")
     x = torch.rand(2, 3, 32, 32)
     assert irad(x).shape == x.shape
@@ -95,6 +96,14 @@ def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path):
     assert main(["train", "samplenet", "--pairs", str(pairs_dir), "--implicit", str(implicit_dir), "--hidden", "8",
                  "--epochs", "1", "--batch-size", "5", "--out", str(sn_dir)]) == 0
     assert len(json.loads((sn_dir / "metrics.json").read_text())["history"]) == 1
+
+
+def test_samplenet_loss_penalises_all_or_only_clean_shifts():
+    logits, labels = torch.randn(4, 10), torch.tensor([1, 2, 1, 2])
+    shift = torch.tensor([0.1, 0.3, 1.0, 2.0])  # clean, clean, adversarial, adversarial
+    ce = torch.nn.functional.cross_entropy(logits, labels)
+    assert torch.allclose(samplenet_loss(logits, labels, shift, 0.5), ce + 0.5 * shift.mean())
+    assert torch.allclose(samplenet_loss(logits, labels, shift, 0.5, "clean"), ce + 0.5 * 0.2)
 
 
 FAST = ["--precision", "bf16", "--channels-last", "true", "--schedule", "cosine"]

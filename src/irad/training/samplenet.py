@@ -2,7 +2,9 @@
 resampled clean and adversarial images; the encoder and decoder stay frozen (IRAD Sec. 4.3, App. A.1).
 
 ``shift_penalty`` (ours; the released SampleNet also returns its mean |offset|) adds ``lambda * mean |offset|`` in
-pixels to the loss, so shifts stay where they buy accuracy: on adversarial inputs rather than clean ones.
+pixels to the loss, so shifts stay where they buy accuracy: on adversarial inputs rather than clean ones. With
+``penalize="clean"`` only the clean images' shifts are penalised: SampleNet is pushed to leave clean images at the
+pixel grid (where the reconstruction keeps SA) and free to shift adversarial ones, so it must tell them apart.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from irad.training.state import config_dict
 from irad.training.tasks import dihedral
 from irad.training.validation import load_validation, purifier_metrics
 from irad.utils.precision import autocast
+from irad.utils.validation import check_choice
 
 
 @dataclass
@@ -42,8 +45,11 @@ class SampleNetTrainConfig:
     channels_last: bool = False
     schedule: str = "constant"  # or cosine
     shift_penalty: float = 0.0  # weight of the mean |offset| (pixels) in the loss
+    penalize: str | None = None  # whose offsets the penalty counts: None or "all" images, or only the "clean" ones
     val_pairs: str | None = None  # per-epoch SA / RA of the source classifier and offset statistics; keeps best/
 
+
+PENALIZE = ("all", "clean")
 
 PRESETS: dict[str, dict] = {
     "cpu": dict(hidden=[64, 64], epochs=5, batch_size=64, lr=5e-4),
@@ -66,7 +72,18 @@ def with_samplenet(base: ImplicitResampler, hidden: list[int]) -> ImplicitResamp
     return model
 
 
+def samplenet_loss(logits: torch.Tensor, labels: torch.Tensor, shift_px: torch.Tensor, penalty: float,
+                   penalize: str = "all") -> torch.Tensor:
+    """Cross-entropy over a batch of clean then adversarial images (``logits (2n, C)``, ``labels (2n,)``) plus
+    ``penalty`` times the mean per-image shift ``shift_px (2n,)`` of all images, or of the clean half only."""
+    penalised = shift_px[:len(shift_px) // 2] if penalize == "clean" else shift_px
+    return F.cross_entropy(logits, labels) + penalty * penalised.mean()
+
+
 def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "cpu", progress: bool = True) -> dict:
+    """Train SampleNet over the frozen implicit representation ``cfg.implicit``; writes ``out/model.safetensors``
+    (encoder, decoder and SampleNet), resumable; with ``val_pairs``, ``out/best/`` holds the best epoch."""
+    check_choice("penalize", cfg.penalize or "all", PENALIZE)
     out = Path(out)
     pairs = load_pairs(cfg.pairs)
     source = pairs_source(cfg.pairs)
@@ -97,12 +114,13 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
                 feat = model.features(x)
             offsets = model.samplenet_offsets(x, feat)
             logits = classifier(model.render(feat, offsets).clamp(0, 1).contiguous(memory_format=memory)).float()
-        shift_px = (offsets.float().abs() * (x.shape[-1] / 2)).mean()
-        loss = F.cross_entropy(logits, y) + cfg.shift_penalty * shift_px
         n = len(idx)
+        shift = offsets.float().abs().flatten(1).mean(1) * (x.shape[-1] / 2)  # (2n,) mean |offset| px per image
+        loss = samplenet_loss(logits, y, shift, cfg.shift_penalty, cfg.penalize or "all")
         correct = (logits.argmax(1) == y).float()
         return loss, {"acc_clean": correct[:n].mean().item(), "acc_adv": correct[n:].mean().item(),
-                      "mean_shift_px": shift_px.item()}
+                      "mean_shift_px": shift.mean().item(), "shift_clean_px": shift[:n].mean().item(),
+                      "shift_adv_px": shift[n:].mean().item()}
 
     validate = select = None
     if cfg.val_pairs:
