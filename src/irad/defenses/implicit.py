@@ -62,15 +62,26 @@ class ImplicitResampling(RandomizedDefense):
             return self._resample(x).to(x.dtype)
 
     def _resample(self, x: torch.Tensor) -> torch.Tensor:
+        """Offsets of a fixed or random sampler are drawn for the whole batch; the networks then run on as many
+        images at a time as the model's query budget holds (the same result, smaller temporaries)."""
         n, _, h, w = x.shape
-        feat = self.model.features(x)
-        if self.sampler == "samplenet":
-            offsets = self.model.samplenet_offsets(x, feat)
-        else:
+        drawn = None
+        if self.sampler != "samplenet":
             px = sampler_offsets(self.sampler, self.shift, n, h, w, x.device, self.generator(x.device))
-            offsets = pixels_to_coord_offsets(px.to(x.dtype), h, w).view(px.shape[0], h * w, 2)
+            drawn = pixels_to_coord_offsets(px.to(x.dtype), h, w).view(px.shape[0], h * w, 2)
+        group = self.model.images_per_pass(h, w)
+        parts = [self._resample_part(x[i:i + group], drawn if drawn is None or len(drawn) == 1 else drawn[i:i + group])
+                 for i in range(0, n, group)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def _resample_part(self, x: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
+        n, _, h, w = x.shape
+        budget = self.model.query_budget
+        feat = self.model.features(x)
+        if offsets is None:
+            offsets = self.model.samplenet_offsets(x, feat, budget)
         if self.recon == "implicit":
-            return self.model.render(feat, offsets)
+            return self.model.render(feat, offsets, chunk=budget)
         px = offsets.view(n, h, w, 2) * torch.tensor([h / 2, w / 2], device=x.device, dtype=x.dtype)
         return resample(x, px, self.recon)
 

@@ -53,7 +53,7 @@ def feature_projection(feat: torch.Tensor, mlp: MLP) -> torch.Tensor:
 
 
 def query_local(feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor, mlp: MLP,
-                projected: torch.Tensor | None = None) -> torch.Tensor:
+                projected: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
     """Evaluate the implicit function at ``coord``.
 
     Args:
@@ -62,12 +62,19 @@ def query_local(feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor, mlp
         cell: ``(N, Q, 2)`` or ``(2,)`` query cell size.
         mlp: decoder with input ``9C + 4``.
         projected: :func:`feature_projection` of ``feat`` if already computed (reuse across queries).
+        chunk: at most this many query points (over the batch) per MLP pass; the result is the same, the
+            temporaries smaller (``chunk x hidden``), so they stay in cache and in the allocator's heap.
     Returns:
         ``(N, Q, out_dim)``; differentiable w.r.t. ``feat``, ``coord`` and the MLP.
     """
     n, c, h, w = feat.shape
     if projected is None:
         projected = feature_projection(feat, mlp)
+    step = max(1, chunk // n) if chunk else coord.shape[1]
+    if step < coord.shape[1]:
+        parts = coord.split(step, 1)
+        cells = cell.split(step, 1) if cell.dim() == 3 else [cell] * len(parts)
+        return torch.cat([query_local(feat, q, c_, mlp, projected) for q, c_ in zip(parts, cells)], 1)
     hidden = projected.shape[1]
     table = projected.flatten(2).transpose(1, 2)  # (N, h*w, hidden)
     w1 = mlp.first.weight
@@ -92,11 +99,13 @@ def query_local(feat: torch.Tensor, coord: torch.Tensor, cell: torch.Tensor, mlp
     return sum(p * (a / total).unsqueeze(-1) for p, a in zip(preds, reversed(areas)))
 
 
-def query_grid(feat: torch.Tensor, mlp: MLP, projected: torch.Tensor | None = None) -> torch.Tensor:
+def query_grid(feat: torch.Tensor, mlp: MLP, projected: torch.Tensor | None = None,
+               chunk: int | None = None) -> torch.Tensor:
     """:func:`query_local` at the pixel-centre grid of ``feat`` (cell = one pixel): ``(N, h*w, out_dim)``.
 
     Interior pixels take their own cell's prediction (the three other ensemble weights are below 1e-9 of it);
-    the last row and column, where the clamped ensemble averages neighbours, are queried in full.
+    the last row and column, where the clamped ensemble averages neighbours, are queried in full. ``chunk``: as in
+    :func:`query_local`.
     """
     n, c, h, w = feat.shape
     if projected is None:
@@ -106,10 +115,12 @@ def query_grid(feat: torch.Tensor, mlp: MLP, projected: torch.Tensor | None = No
     w1 = mlp.first.weight
     size = torch.tensor([h, w], device=feat.device, dtype=dtype)
     bias = F.linear(cell * size, w1[:, 9 * c + 2: 9 * c + 4], mlp.first.bias)  # rel_coord = 0 at the own cell
-    out = mlp.after_first(projected.flatten(2).transpose(1, 2) + bias).view(n, h, w, -1)
+    rows = projected.flatten(2).transpose(1, 2)  # (N, h*w, hidden)
+    step = max(1, chunk // n) if chunk else h * w
+    out = torch.cat([mlp.after_first(part + bias) for part in rows.split(step, 1)], 1).view(n, h, w, -1)
     edge = make_coord(h, w, feat.device, dtype)
     edge_coord = torch.cat([edge[-1, :], edge[:-1, -1]]).unsqueeze(0).expand(n, -1, -1)
-    edge_out = query_local(feat, edge_coord, cell, mlp, projected)
+    edge_out = query_local(feat, edge_coord, cell, mlp, projected, chunk)
     out = out.clone()
     out[:, -1, :] = edge_out[:, :w]
     out[:, :-1, -1] = edge_out[:, w:]
