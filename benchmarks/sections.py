@@ -25,7 +25,8 @@ RESNET20 = f"{IDELBAYEV}/resnet20-12fca82f.th"
 VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
 VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet20", "--weights", RESNET20]
 DDPM = f"{WORK}/ddpm-gpu"  # irad train ddpm --preset gpu (needs a GPU)
-IMPLICIT_RUN = f"{WORK}/implicit-long"  # irad train implicit --preset cpu-long (the built-in implicit representation)
+IMPLICIT_RUN = f"{WORK}/implicit-long"  # irad train implicit --preset cpu-long
+IMPLICIT_RESTART = f"{WORK}/implicit-restart"  # its warm restart (--init IMPLICIT_RUN/best): the built-in weights
 TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
 DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 # oblivious PGD-10 and AutoAttack on the first 1000 test images, adversarial examples cached per batch
@@ -144,8 +145,8 @@ def jpeg_extra() -> list[str]:
 
 
 def implicit_snapshots() -> list[str]:
-    """The epoch snapshots of the cpu-long implicit-representation run, oldest first."""
-    found = sorted((ROOT / IMPLICIT_RUN / "epochs").glob("epoch-*"))
+    """The epoch snapshots of the cpu-long implicit-representation run and of its warm restart, in training order."""
+    found = [f for run in (IMPLICIT_RUN, IMPLICIT_RESTART) for f in sorted((ROOT / run / "epochs").glob("epoch-*"))]
     if not found:
         raise SystemExit(f"no snapshots in {IMPLICIT_RUN}/epochs: run the commands in "
                          "src/irad/models/weights/implicit_cifar10/training.json with --out " + IMPLICIT_RUN)
@@ -369,6 +370,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                   "--attack", "pgd", "--scenario", "oblivious", "--eps", "8/255", "--n", "500",
                   "--adv-cache", f"{WORK}/adv-resnet56-n500", "--out", "benchmarks/results/implicit_curve_eval.json"],
                  _script("benchmarks/learning_curve.py", "--metrics", f"{IMPLICIT_RUN}/metrics.json",
+                         f"{IMPLICIT_RESTART}/metrics.json",
                          "--eval", "benchmarks/results/implicit_curve_eval.json",
                          "--out", "benchmarks/results/implicit_curve.json",
                          "--plot", "benchmarks/results/implicit_curve.png")],
