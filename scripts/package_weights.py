@@ -4,6 +4,7 @@ made. Maintainers only: users pass their own runs as paths.
   python scripts/package_weights.py classifier runs/resnet20-cifar10-60 [more stage runs ...]
   python scripts/package_weights.py jpeg-ensemble runs/jpeg-ensemble-cpu
   python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long --val-pairs runs/pairs-val
+  python scripts/package_weights.py implicit runs/implicit-restart ...   # a warm restart: its start run is listed too
   python scripts/package_weights.py irad runs/irad-long
 """
 
@@ -93,11 +94,23 @@ def reference_output(weights: Path) -> dict:
             "channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
 
 
+def _chain(run: Path) -> list[Path]:
+    """``run`` and the runs it warm-restarted from (``--init RUN/best``), first run first."""
+    chain = [run]
+    while (init := _json(chain[0] / "metrics.json")["config"].get("init")):
+        chain.insert(0, Path(init).parent)
+    return chain
+
+
 def _package_best(run: Path, folder: Path, meta: dict) -> None:
     """Copy the run's best validation epoch (``best/``) into ``folder`` with its reference output and a
-    training.json of ``meta`` plus the run's configuration, history, CPU hours and chosen epoch."""
+    training.json of ``meta`` plus the run's configuration, history, CPU hours and chosen epoch; a warm restart
+    also lists the runs it started from, and its CPU hours include theirs."""
     metrics = _json(run / "metrics.json")
     history = metrics["history"]
+    before = [{"run": r.name, "config": (m := _json(r / "metrics.json"))["config"], "epochs_run": len(m["history"]),
+               "history": m["history"], "cpu_hours": m["history"][-1]["cpu_hours"],
+               "wall_hours": m["history"][-1]["wall_hours"]} for r in _chain(run)[:-1]]
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("model.safetensors", "config.json"):
         shutil.copy(run / "best" / name, folder / name)
@@ -105,10 +118,22 @@ def _package_best(run: Path, folder: Path, meta: dict) -> None:
     _write(folder / "training.json", {
         **meta,
         "training": {"config": metrics["config"], "epochs_run": len(history), "history": history,
-                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
+                     "cpu_hours": round(history[-1]["cpu_hours"] + sum(b["cpu_hours"] for b in before), 6),
+                     "wall_hours": round(history[-1]["wall_hours"] + sum(b["wall_hours"] for b in before), 6),
+                     **({"warm_restart_of": before, "cpu_hours_this_run": history[-1]["cpu_hours"]}
+                        if before else {})},
         "chosen_epoch": max(history, key=lambda h: h["val_avg"])["epoch"],
         "chosen_by": "highest validation (SA + RA) / 2 of the source ResNet-20", "storage": "float32",
         "machine": MACHINE})
+
+
+def _implicit_command(run: Path) -> str:
+    """The `irad train implicit` line of one run of the chain (a restart names its start and its schedule)."""
+    cfg = _json(run / "metrics.json")["config"]
+    restart = f" --init runs/{Path(cfg['init']).parent.name}/best --epochs {cfg['epochs']} --lr {cfg['lr']:g}" \
+        if cfg.get("init") else ""
+    return ("irad train implicit --preset cpu-long --pairs runs/pairs-long --val-pairs runs/pairs-val"
+            f"{restart} --out runs/{run.name}")
 
 
 def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
@@ -125,9 +150,8 @@ def implicit(run: Path, pairs: Path, val_pairs: Path, dst: Path = DST) -> None:
         "commands": [
             "irad make-pairs --preset cpu-long --data-root ../shared/data --out runs/pairs-long",
             "irad make-pairs --preset cpu-long-val --data-root ../shared/data --out runs/pairs-val",
-            "irad train implicit --preset cpu-long --pairs runs/pairs-long --val-pairs runs/pairs-val "
-            "--out runs/implicit-long",
-            "python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long "
+            *[_implicit_command(r) for r in _chain(run)],
+            f"python scripts/package_weights.py implicit runs/{run.name} --pairs runs/pairs-long "
             "--val-pairs runs/pairs-val"],
         "pairs": {"config": pairs_meta["config"], "count": pairs_meta["count"],
                   "source_error_rate": pairs_meta.get("source_error_rate_this_run"),
@@ -153,9 +177,11 @@ def irad(run: Path, dst: Path = DST) -> None:
         "what": f"SampleNet (MLP {'x'.join(map(str, cfg['hidden']))}) trained with the frozen source ResNet-20's "
                 "cross-entropy on resampled clean and adversarial images, over the built-in implicit representation "
                 "(implicit_cifar10, whose training.json says how it was made; encoder and decoder frozen)",
-        "commands": ["irad train samplenet --preset cpu-long --pairs runs/pairs-long "
-                     "--implicit runs/implicit-long/best --val-pairs runs/pairs-val --out runs/irad-long",
-                     "python scripts/package_weights.py irad runs/irad-long"],
+        "commands": ["irad train samplenet --preset cpu-long --pairs runs/pairs-long --implicit "
+                     f"runs/{implicit_run.parent.name}/best --val-pairs runs/pairs-val"
+                     + "".join(f" --{k.replace('_', '-')} {cfg[k]}" for k in ("shift_penalty", "penalize")
+                               if cfg.get(k) is not None) + f" --out runs/{run.name}",
+                     f"python scripts/package_weights.py irad runs/{run.name}"],
         "implicit_representation": {"weights": "implicit_cifar10/model.safetensors",
                                     "sha256": _sha256(base / "model.safetensors")}})
 

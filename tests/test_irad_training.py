@@ -150,3 +150,21 @@ def test_bf16_training_tracks_fp32(pairs_dir, tmp_path):
         losses[precision] = [h["loss"] for h in json.loads((out / "metrics.json").read_text())["history"]]
     assert losses["fp32"] != losses["bf16"]  # the setting is applied ...
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)  # ... and follows the fp32 curve
+
+
+def test_packager_follows_a_warm_restart_to_its_start(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "package_weights.py"
+    spec = importlib.util.spec_from_file_location("package_weights", script)
+    pw = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pw)
+    first, restart = tmp_path / "implicit-long", tmp_path / "implicit-restart"
+    configs = {first: {"epochs": 20, "lr": 5e-4}, restart: {"epochs": 16, "lr": 3e-4, "init": f"{first}/best"}}
+    for run, cfg in configs.items():
+        run.mkdir()
+        (run / "metrics.json").write_text(json.dumps({"config": cfg, "history": [{"epoch": 1, "cpu_hours": 1.5}]}))
+    assert pw._chain(restart) == [first, restart] and pw._chain(first) == [first]
+    assert pw._implicit_command(restart).endswith("--init runs/implicit-long/best --epochs 16 --lr 0.0003 "
+                                                  "--out runs/implicit-restart")
