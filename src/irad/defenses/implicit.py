@@ -69,10 +69,8 @@ class ImplicitResampling(RandomizedDefense):
         if self.sampler != "samplenet":
             px = sampler_offsets(self.sampler, self.shift, n, h, w, x.device, self.generator(x.device))
             drawn = pixels_to_coord_offsets(px.to(x.dtype), h, w).view(px.shape[0], h * w, 2)
-        group = self.model.images_per_pass(h, w)
-        parts = [self._resample_part(x[i:i + group], drawn if drawn is None or len(drawn) == 1 else drawn[i:i + group])
-                 for i in range(0, n, group)]
-        return parts[0] if len(parts) == 1 else torch.cat(parts)
+        return self.model.in_passes(
+            x, lambda part, idx: self._resample_part(part, drawn if drawn is None or len(drawn) == 1 else drawn[idx]))
 
     def _resample_part(self, x: torch.Tensor, offsets: torch.Tensor | None) -> torch.Tensor:
         n, _, h, w = x.shape

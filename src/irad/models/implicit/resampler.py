@@ -8,6 +8,7 @@ grid G; the decoder is queried at U = G + offset and mapped back with ``* 0.5 + 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,9 +86,12 @@ class ImplicitResampler(nn.Module):
                               projected, chunk)
         return (rgb * 0.5 + 0.5).view(n, h, w, 3).permute(0, 3, 1, 2)
 
-    def images_per_pass(self, h: int, w: int) -> int:
-        """How many ``h x w`` images fit in ``query_budget`` query points (at least one)."""
-        return max(1, self.query_budget // (h * w))
+    def in_passes(self, x: torch.Tensor, fn: Callable[[torch.Tensor, slice], torch.Tensor]) -> torch.Tensor:
+        """``fn(images, their slice of the batch)`` over groups of as many images as ``query_budget`` query points
+        hold (at least one), concatenated along the batch."""
+        group = max(1, self.query_budget // (x.shape[-2] * x.shape[-1]))
+        parts = [fn(x[i:i + group], slice(i, i + group)) for i in range(0, x.shape[0], group)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     def forward(self, x: torch.Tensor, use_samplenet: bool = True) -> torch.Tensor:
         """``(N, 3, H, W)`` in [0, 1] -> resampled image (unclamped): IRAD with SampleNet, else DISCO-style.
@@ -95,12 +99,13 @@ class ImplicitResampler(nn.Module):
         Runs ``query_budget`` query points at a time (whole images while they fit, else parts of one): the same
         result as one pass, with temporaries small enough for the cache and the allocator's heap (about 2x faster
         on CPU at batch 128 under glibc's default malloc, `benchmarks/irad_speed.py`)."""
-        group = self.images_per_pass(*x.shape[-2:])
-        if x.shape[0] > group:
-            return torch.cat([self.forward(part, use_samplenet) for part in x.split(group)])
-        feat = self.features(x)
-        offsets = self.samplenet_offsets(x, feat, self.query_budget) if use_samplenet and self.has_samplenet else None
-        return self.render(feat, offsets, chunk=self.query_budget)
+        def one_pass(part: torch.Tensor, _: slice) -> torch.Tensor:
+            feat = self.features(part)
+            use = use_samplenet and self.has_samplenet
+            offsets = self.samplenet_offsets(part, feat, self.query_budget) if use else None
+            return self.render(feat, offsets, chunk=self.query_budget)
+
+        return self.in_passes(x, one_pass)
 
     # ---- storage -------------------------------------------------------------------------------------------
     def save(self, directory: str | Path, dtype: torch.dtype | None = None) -> None:
