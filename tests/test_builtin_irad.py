@@ -41,13 +41,20 @@ def test_builtin_irad_defends_a_victim_it_was_not_trained_on(shared_data, shared
             return 100 * (victim(defense(images)).argmax(1) == y).float().mean().item()
 
     none, irad, disco = (create_defense(s) for s in ("none", "irad", "disco"))
-    # measured when the weights were committed (this set, SA / RA): none 84 / 0, irad 77 / 75, disco 81 / 45
+    # measured when the weights were committed (this set, SA / RA): none 84 / 0, irad 90 / 74, disco 79 / 53
     assert acc(none, x_adv) <= 5
-    assert acc(irad, x) >= acc(none, x) - 10
+    assert acc(irad, x) >= acc(none, x) - 3  # SampleNet gives back the clean accuracy the reconstruction costs ...
     assert acc(irad, x_adv) >= 65
-    assert acc(disco, x) >= acc(none, x) - 5  # the reconstruction alone keeps most clean accuracy ...
-    assert acc(disco, x_adv) >= 35  # ... and removes much of a perturbation crafted for another model
-    assert acc(irad, x_adv) > acc(disco, x_adv) + 20
+    assert acc(disco, x) >= acc(none, x) - 10
+    assert acc(disco, x_adv) >= 40  # ... which alone removes much of a perturbation crafted for another model
+    assert acc(irad, x_adv) > acc(disco, x_adv) + 10
+
+    from irad.analysis.offsets import offsets_in_pixels
+
+    with torch.no_grad():  # the mechanism: larger shifts on adversarial images than on their clean originals
+        clean, adv = (offsets_in_pixels(irad.model, i).norm(dim=-1).mean(dim=(1, 2)) for i in (x, x_adv))
+    # measured: mean 0.14 vs 0.34 px, larger on all 100 adversarial images
+    assert adv.mean() > 1.3 * clean.mean() and (adv > clean).float().mean() >= 0.9
 
 
 @pytest.mark.parametrize("defense,folder", [("disco", "implicit_cifar10"), ("irad", "irad_cifar10")])
