@@ -215,9 +215,10 @@ SECTIONS: list[EvalSection | ScriptSection] = [
     EvalSection(
         "irad-scenarios", "IRAD and DISCO under the three threat scenarios",
         "CIFAR-10 (JPEG-75) test, n=1000 (stratified), victim ResNet-56 (../shared/models), PGD-10 Linf 8/255 step "
-        "2/255; built-in CPU-preset weights. bpda: the defense's backward pass is the identity; adaptive: end to end "
-        "through the defense's own gradient (both defenses are deterministic, so no EOT). ms/img was timed with other "
-        "jobs on the CPU (clean timings: 'Defense cost per image').",
+        "2/255; the built-in irad and disco weights (cpu-long presets; commands in "
+        "src/irad/models/weights/*/training.json). bpda: the defense's backward pass is the identity; adaptive: end "
+        "to end through the defense's own gradient (both defenses are deterministic, so no EOT). ms/img was timed "
+        "with other jobs on the CPU (clean timings: 'Defense cost per image').",
         lambda: [*VICTIM, "--defense", "none", "--defense", "disco", "--defense", "irad",
                  "--attack", "pgd", "--eps", "8/255", "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"],
         runs=SCENARIOS),
@@ -227,7 +228,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "(third-party weights from ../shared/models), Linf eps 8/255, oblivious scenario: PGD-10 (step 2/255) and "
         "standard AutoAttack, crafted once on the victim and shared by every row. `disco` and the `implicit:...` rows "
         "are the built-in implicit representation (cpu-long preset: EDSR 6x48, MLP 192x3, 20 epochs over 50,000 "
-        "PGD-20 pairs crafted on the package's ResNet-20; commands in "
+        "PGD-20 pairs crafted on the package's ResNet-20, then a 16-epoch warm restart; commands in "
         "`src/irad/models/weights/implicit_cifar10/training.json`) queried at the pixel grid, with a fixed shift of d "
         "pixels (si) or a random one (sv). `irad` is SampleNet (cpu-long preset) over the same representation "
         "(`src/irad/models/weights/irad_cifar10/training.json`).",
