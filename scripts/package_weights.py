@@ -6,6 +6,7 @@ made. Maintainers only: users pass their own runs as paths.
   python scripts/package_weights.py implicit runs/implicit-long --pairs runs/pairs-long --val-pairs runs/pairs-val
   python scripts/package_weights.py implicit runs/implicit-restart ...   # a warm restart: its start run is listed too
   python scripts/package_weights.py irad runs/irad-long
+  python scripts/package_weights.py ddpm runs/ddpm-lownoise
 """
 
 from __future__ import annotations
@@ -186,6 +187,37 @@ def irad(run: Path, dst: Path = DST) -> None:
                                     "sha256": _sha256(base / "model.safetensors")}})
 
 
+def ddpm(run: Path, dst: Path = DST) -> None:
+    """The built-in DDPM of ``diffpure`` / ``diffpure-irad``: the run's EMA UNet after its last epoch (a low-noise
+    denoiser: no validation chooses among epochs), its scheduler and trained range, float32."""
+    import torch
+
+    from irad.data import load_foolbox_samples
+    from irad.defenses import create_defense
+
+    metrics = _json(run / "metrics.json")
+    folder = dst / "ddpm_cifar10"
+    shutil.rmtree(folder, ignore_errors=True)
+    for sub in ("unet", "scheduler"):
+        shutil.copytree(run / sub, folder / sub)
+    shutil.copy(run / "trained_range.json", folder / "trained_range.json")
+    x = load_foolbox_samples("cifar10").tensors[0][:4]
+    with torch.no_grad():
+        out = create_defense(f"diffpure:weights={folder},t=20,seed=0")(x)
+    _write(folder / "reference.json", {"input": "foolbox CIFAR-10 samples 0-3", "defense": "diffpure:t=20,seed=0",
+                                       "channel_means": out.mean(dim=(2, 3)).tolist(),
+                                       "centre_pixels": out[:, :, 16, 16].tolist()})
+    history = metrics["history"]
+    _write(folder / "training.json", {
+        "what": "a purifier-only DDPM (diffusers UNet2DModel, EMA weights) trained with the noise-prediction loss on "
+                "the low-noise steps DiffPure uses, on CIFAR-10 (JPEG-75) train",
+        "commands": [f"irad train ddpm --preset cpu-lownoise --data-root ../shared/data --out runs/{run.name}",
+                     f"python scripts/package_weights.py ddpm runs/{run.name}"],
+        "training": {"config": metrics["config"], "epochs_run": len(history), "history": history,
+                     "cpu_hours": history[-1]["cpu_hours"], "wall_hours": history[-1]["wall_hours"]},
+        "storage": "float32", "machine": MACHINE})
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
@@ -196,6 +228,7 @@ def main() -> None:
     imp.add_argument("--pairs", type=Path, required=True)
     imp.add_argument("--val-pairs", type=Path, required=True)
     sub.add_parser("irad").add_argument("run", type=Path)
+    sub.add_parser("ddpm").add_argument("run", type=Path)
     a = p.parse_args()
     if a.what == "classifier":
         classifier(a.runs)
@@ -203,8 +236,10 @@ def main() -> None:
         jpeg_ensemble(a.run)
     elif a.what == "implicit":
         implicit(a.run, a.pairs, a.val_pairs)
-    else:
+    elif a.what == "irad":
         irad(a.run)
+    else:
+        ddpm(a.run)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,9 @@ def test_low_noise_training_logs_the_loss_of_each_band_it_trains_on(tmp_path, sh
     assert history[-1]["loss"] < history[0]["loss"]
     assert not (tmp_path / "samples.png").exists()  # a low-noise model draws no samples from pure noise
     assert create_defense(f"diffpure:weights={tmp_path},t=20,seed=0")(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+    create_defense(f"diffpure:weights={tmp_path},t=30")
+    with pytest.raises(IradError, match=r"t must be in \[0, 30\].*low-noise steps only"):
+        create_defense(f"diffpure:weights={tmp_path},t=31")  # beyond the steps it learned
 
 
 def test_psnr_matches_scikit_image(samples):

@@ -8,6 +8,7 @@ DDPM reverse process back to step 0 with a pretrained noise-prediction UNet (dif
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -17,9 +18,27 @@ from torch.utils.checkpoint import checkpoint as grad_checkpoint
 from irad.defenses.base import Chain, RandomizedDefense
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
+from irad.models.registry import packaged_weights
 
 _HOW_TO_GET = ("train one with `irad train ddpm`, or pass a diffusers hub id such as google/ddpm-cifar10-32 on a "
                "machine with internet access")
+BUILTIN = "ddpm_cifar10"  # the package's low-noise CIFAR-10 DDPM (weights=builtin)
+TRAINED_RANGE_FILE = "trained_range.json"  # {"t_max": T}: a purifier-only DDPM learned the steps t < T
+
+
+def resolve_ddpm(weights: str | Path) -> str | Path:
+    """``builtin`` -> the DDPM shipped in the package; anything else (a directory or hub id) as given."""
+    if str(weights) == "builtin":
+        return packaged_weights(BUILTIN, _HOW_TO_GET + ", and pass weights=DIR")
+    if not str(weights):
+        raise IradError("diffpure needs weights=DIR (a diffusers DDPM) or weights=builtin: " + _HOW_TO_GET)
+    return weights
+
+
+def trained_t_max(weights: str | Path) -> int | None:
+    """The number of low-noise steps a purifier-only DDPM directory was trained on (None: all of them)."""
+    path = Path(weights) / TRAINED_RANGE_FILE
+    return json.loads(path.read_text())["t_max"] if path.is_file() else None
 
 
 def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
@@ -74,18 +93,19 @@ def diffuse_and_denoise(x: torch.Tensor, unet: nn.Module, scheduler, t_star: int
 class DiffPure(RandomizedDefense):
     """DiffPure: diffuse to step ``t`` (of the scheduler's 1000; paper: 100 for CIFAR-10), reverse DDPM back.
 
-    ``weights``: a diffusers DDPM directory or hub id. Differentiable (``checkpoint=true``: gradient checkpointing);
-    randomized unless seeded.
+    ``weights``: ``builtin`` (the package's low-noise CIFAR-10 DDPM), a diffusers DDPM directory or a hub id.
+    Differentiable (``checkpoint=true``: gradient checkpointing); randomized unless seeded.
     """
 
-    def __init__(self, weights: str = "", t: int = 100, checkpoint: bool = False, seed: int | None = None):
+    def __init__(self, weights: str = "builtin", t: int = 100, checkpoint: bool = False, seed: int | None = None):
         super().__init__(seed)
-        if not weights:
-            raise IradError("diffpure needs weights=DIR (a diffusers DDPM): " + _HOW_TO_GET)
+        weights = resolve_ddpm(weights)
         self.unet, self.scheduler = load_ddpm(weights)
-        steps = len(self.scheduler.alphas_cumprod)
+        steps = trained_t_max(weights) or len(self.scheduler.alphas_cumprod)
         if not 0 <= t <= steps:
-            raise IradError(f"diffpure: t must be in [0, {steps}], got {t}")
+            raise IradError(f"diffpure: t must be in [0, {steps}] for {weights}, got {t}"
+                            + (" (a purifier-only DDPM trained on low-noise steps only)" if trained_t_max(weights)
+                               else ""))
         self.t, self.checkpoint = t, checkpoint
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -93,7 +113,7 @@ class DiffPure(RandomizedDefense):
 
 
 @register_defense("diffpure-irad")
-def diffpure_irad(weights: str = "", t: int = 30, irad: str = "builtin", checkpoint: bool = False,
+def diffpure_irad(weights: str = "builtin", t: int = 30, irad: str = "builtin", checkpoint: bool = False,
                   seed: int | None = None) -> Chain:
     """IRAD + DiffPure: DiffPure with few steps (``t``, paper: 20-40), then IRAD (``irad``: its weights)."""
     return Chain([DiffPure(weights, t, checkpoint, seed), create_defense(f"irad:weights={irad}")])

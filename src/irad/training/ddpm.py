@@ -2,7 +2,8 @@
 images with the noise-prediction loss (Ho et al. 2020); the EMA of the weights is what gets saved.
 
 Outputs in ``out_dir``: ``unet/`` and ``scheduler/`` (diffusers layout, safetensors; ``diffpure:weights=OUT`` loads
-them), ``samples.png`` (a grid drawn with the full reverse process), ``metrics.json`` and ``last.pt`` (resume).
+them), ``trained_range.json`` (the steps it learned), ``samples.png`` (a grid drawn with the full reverse process),
+``metrics.json`` and ``last.pt`` (resume).
 ``t_max`` trains a purifier-only model on the low-noise steps DiffPure uses (t < t_max); ``val_n`` logs the EMA
 model's loss per timestep band on held-out test images after every epoch.
 """
@@ -19,10 +20,11 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from irad.data import load_dataset, load_into_memory, stratified_subset
-from irad.defenses.diffpure import reverse_process
+from irad.defenses.diffpure import TRAINED_RANGE_FILE, reverse_process
 from irad.training.augment import random_crop_flip
 from irad.training.loop import fit
 from irad.training.state import config_dict
+from irad.utils.checkpoint import atomic_write_json
 from irad.utils.precision import autocast
 
 
@@ -133,6 +135,7 @@ def train_ddpm(cfg: DDPMTrainConfig, out_dir: str | Path, device: str = "cpu", p
     def save() -> None:
         ema.module.save_pretrained(out / "unet", safe_serialization=True)
         scheduler.save_pretrained(out / "scheduler")
+        atomic_write_json(out / TRAINED_RANGE_FILE, {"t_max": t_max})  # diffpure refuses t* beyond it
 
     history = fit(nn.ModuleDict({"unet": unet, "ema": ema}), list(unet.parameters()), step, len(images),
                   config_dict(cfg), out, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, betas=(0.9, 0.999),
