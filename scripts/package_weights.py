@@ -92,7 +92,12 @@ def reference_output(weights: Path) -> dict:
         out = model(x).clamp(0, 1)
     query = "SampleNet's offsets (irad)" if model.has_samplenet else "pixel grid (disco)"
     return {"input": "foolbox CIFAR-10 samples 0-3 (lossless PNGs in the foolbox wheel)", "query": query,
-            "channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
+            **_summary(out)}
+
+
+def _summary(out) -> dict:
+    """What a packaged model's test compares: per-image channel means and centre pixels of ``out (4, 3, 32, 32)``."""
+    return {"channel_means": out.mean(dim=(2, 3)).tolist(), "centre_pixels": out[:, :, 16, 16].tolist()}
 
 
 def _chain(run: Path) -> list[Path]:
@@ -205,8 +210,7 @@ def ddpm(run: Path, dst: Path = DST) -> None:
     with torch.no_grad():
         out = create_defense(f"diffpure:weights={folder},t=20,seed=0")(x)
     _write(folder / "reference.json", {"input": "foolbox CIFAR-10 samples 0-3", "defense": "diffpure:t=20,seed=0",
-                                       "channel_means": out.mean(dim=(2, 3)).tolist(),
-                                       "centre_pixels": out[:, :, 16, 16].tolist()})
+                                       **_summary(out)})
     history = metrics["history"]
     _write(folder / "training.json", {
         "what": "a purifier-only DDPM (diffusers UNet2DModel, EMA weights) trained with the noise-prediction loss on "

@@ -101,11 +101,11 @@ class DiffPure(RandomizedDefense):
         super().__init__(seed)
         weights = resolve_ddpm(weights)
         self.unet, self.scheduler = load_ddpm(weights)
-        steps = trained_t_max(weights) or len(self.scheduler.alphas_cumprod)
+        t_max = trained_t_max(weights)
+        steps = t_max or len(self.scheduler.alphas_cumprod)
         if not 0 <= t <= steps:
             raise IradError(f"diffpure: t must be in [0, {steps}] for {weights}, got {t}"
-                            + (" (a purifier-only DDPM trained on low-noise steps only)" if trained_t_max(weights)
-                               else ""))
+                            + (" (a purifier-only DDPM trained on low-noise steps only)" if t_max else ""))
         self.t, self.checkpoint = t, checkpoint
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
