@@ -27,7 +27,7 @@ VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifi
 DDPM = f"{WORK}/ddpm-gpu"  # irad train ddpm --preset gpu (needs a GPU)
 IMPLICIT_RUN = f"{WORK}/implicit-long"  # irad train implicit --preset cpu-long
 IMPLICIT_RESTART = f"{WORK}/implicit-restart"  # its warm restart (--init IMPLICIT_RUN/best): the built-in weights
-TASKS = ("clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7; its PGD-denoising row is the built-in disco
+TASKS = ("pgd", "clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7, each trained with the same cpu preset
 DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 # oblivious PGD-10 and AutoAttack on the first 1000 test images, adversarial examples cached per batch
 PGD_AND_AUTOATTACK_N1000 = ["--attack", "pgd", "--attack", "autoattack", "--scenario", "oblivious", "--eps", "8/255",
@@ -195,11 +195,11 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "(third-party weights from ../shared/models; the IRAD models were trained on pairs crafted on the package's "
         "ResNet-20, so source and victim differ), Linf eps 8/255, oblivious scenario: PGD-10 (step 2/255) and "
         "standard AutoAttack, crafted once on the victim and shared by every row. `irad` and `disco` are the "
-        "package's built-in CPU-preset weights (implicit representation trained on PGD denoising). The "
-        "`disco:weights=benchmarks/work/implicit-<task>` rows are the other Table-7 training tasks, trained with the "
-        "same CPU preset on the same pairs and queried DISCO-style at the pixel grid, so they compare with the "
-        "`disco` row. The ms/img column here was timed while other jobs shared the CPU; the clean timings are in "
-        "'Defense cost per image' below.",
+        "package's built-in weights (cpu-long presets). The `disco:weights=benchmarks/work/implicit-<task>` rows are "
+        "the Table-7 training tasks (PGD denoising, the built-in one's task, and four others), each trained with the "
+        "small cpu preset on the same 5,000 pairs and queried DISCO-style at the pixel grid, so they compare with "
+        "each other, not with the built-in rows. The ms/img column here was timed while other jobs shared the CPU; "
+        "the clean timings are in 'Defense cost per image' below.",
         lambda: [*VICTIM, "--defense", "none",
                  "--defense", "resample:recon=bilinear,sampler=si,shift=1.5",
                  "--defense", "resample:recon=bilinear,sampler=sv,shift=1.5",
