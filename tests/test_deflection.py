@@ -13,7 +13,16 @@ from torch import nn
 
 from irad.defenses import Defense, create_defense
 from irad.defenses.deflection import deflect
-from irad.defenses.wavelet import _median_nonzero, _wavedec, _waverec, estimate_sigma, wavelet_denoise
+from irad.defenses.wavelet import (
+    _denoise_planes,
+    _median_nonzero,
+    _skimage_planes,
+    _wavedec,
+    _waverec,
+    default_levels,
+    estimate_sigma,
+    wavelet_denoise,
+)
 from irad.errors import IradError
 from irad.models import create_classifier
 from irad.models.cam import robust_activation_map
@@ -52,7 +61,11 @@ def test_wavelet_denoise_matches_skimage(kind, ours, theirs, images):
     x = images[kind]
     got = wavelet_denoise(x, **ours).clamp(0, 1).permute(0, 2, 3, 1).double().numpy()
     ref = _skimage(x, **theirs)
-    assert np.abs(got - ref).mean((1, 2, 3)).max() < 1e-4  # every image
+    err = np.abs(got - ref)
+    if ours.get("mode") == "hard":  # a coefficient within rounding of the threshold may flip: one coefficient's worth
+        assert err.mean() < 1e-6
+    else:  # Haar: skimage's arithmetic up to the last steps' rounding; other wavelets: ptwt's transform
+        assert err.max() < ((1e-6 if "wavelet" not in ours else 4e-6) if x.dtype == torch.float32 else 1e-12)
     assert np.abs(ref - x.permute(0, 2, 3, 1).numpy()).mean() > 5e-4  # the denoiser did change the images (5x the tolerance)
 
 
@@ -76,6 +89,19 @@ def test_noise_estimate_is_skimages_to_the_last_bits(samples, imagenet_samples, 
     for x in (samples[0][:8].to(dtype), imagenet_samples[:2].to(dtype)):
         ref = np.array([_skimage_sigma(im.permute(1, 2, 0).numpy(), wavelet) for im in x]).ravel()
         np.testing.assert_allclose(estimate_sigma(x, wavelet).numpy(), ref, rtol=1e-6)
+        # the denoiser's own estimate comes from the transform it thresholds: the same values
+        planes = _skimage_planes(x, ycbcr=True)[0]
+        used = _denoise_planes(planes, wavelet, "bayes", "soft", default_levels(*x.shape[2:], wavelet), None)[1]
+        np.testing.assert_allclose(used.numpy(), ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("options", [{}, {"ycbcr": False}, {"wavelet": "db2"}, {"method": "visu"}])
+def test_wavelet_gradient_is_exact(options):
+    # sigma given (an estimated sigma is a median: piecewise constant in the selection, not differentiated). The
+    # YCbCr normalisation's min and max carry no gradient; gradcheck confirms the exact derivative through them is 0.
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: wavelet_denoise(z, sigma=0.04, **options), (x,), eps=1e-7, atol=1e-6,
+                                    fast_mode=True)
 
 
 def test_median_of_nonzero_entries_matches_numpy():
@@ -94,6 +120,7 @@ def test_dwt_matches_ptwt_and_inverts(shape, levels, wavelet):
     x = torch.rand(*shape, dtype=torch.float64)
     approx, details = _wavedec(x, wavelet, levels)
     ref = ptwt.wavedec2(x, wavelet, mode="symmetric", level=levels)
+    x = x.clone()  # _waverec overwrites its inputs
     torch.testing.assert_close(approx, ref[0])
     for ours, theirs in zip(details, ref[1:], strict=True):  # coarsest first; bands in ptwt's order
         torch.testing.assert_close(torch.stack(ours, 1), torch.stack(tuple(theirs), 1))
