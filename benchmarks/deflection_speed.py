@@ -1,7 +1,7 @@
 """Pixel deflection + BayesShrink throughput: irad's batched defense vs the reference algorithm (a per-pixel Python
 loop over each image, then scikit-image's denoise_wavelet per image), same settings, in the same run.
 
-    python benchmarks/deflection_speed.py [--repeats 5]
+    python benchmarks/deflection_speed.py [--repeats 30]
 
 Writes benchmarks/results/deflection_speed.json (rendered into BENCHMARKS.md by benchmarks/run.py). Both sides use
 the reference code's per-channel deflection; inputs are random images (speed does not depend on content).
@@ -13,6 +13,7 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -58,21 +59,26 @@ def reference_denoise(img: np.ndarray) -> np.ndarray:
                            channel_axis=-1, rescale_sigma=True)
 
 
-def best(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def best(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Fastest of ``repeats`` runs of each function, in seconds, the functions taking turns round by round (the
+    machine's speed drifts over seconds: interleaving exposes every function to the same drift)."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    times = {name: float("inf") for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name] = min(times[name], time.perf_counter() - t0)
+    return times
 
 
 def render(d: dict) -> list[str]:
     """The section's description and table from the results JSON."""
     return ["Reference: the per-pixel Python loop of Algorithm 1 (per channel, as the reference code) and "
             "scikit-image's denoise_wavelet, one image at a time; irad: `pixel-deflection:per_channel=true` on the "
-            f"whole batch. Random images, best of {d['repeats']} runs. Machine: {machine(d['environment'])}.", "",
+            f"whole batch. Random images, best of {d['repeats']} runs (the timed functions taking turns). "
+            f"Machine: {machine(d['environment'])}.", "",
             *table(["image", "batch", "K", "r", "reference img/s", "irad img/s", "speedup",
                     "reference ms/img: skimage denoise",
                     "irad ms/img: deflect / denoise, sigma given / denoise, sigma estimated"],
@@ -84,7 +90,7 @@ def render(d: dict) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=30)
     args = ap.parse_args()
     torch.manual_seed(0)
     random.seed(0)
@@ -94,12 +100,14 @@ def main() -> None:
         arrays = [im.permute(1, 2, 0).numpy() for im in x]
         defense = create_defense(f"pixel-deflection:deflections={k},window={r},per_channel=true").eval()
         with torch.inference_mode():
-            t_ours = best(lambda: defense(x), args.repeats)
-            stages = {"deflect": best(lambda: deflect(x, k, r, per_channel=True), args.repeats),
-                      "denoise_sigma_given": best(lambda: wavelet_denoise(x, sigma=0.05), args.repeats),
-                      "denoise_with_estimate": best(lambda: wavelet_denoise(x), args.repeats)}
-        t_ref = best(lambda: [reference_denoise(reference_deflect(a, k, r)) for a in arrays], args.repeats)
-        t_ref_denoise = best(lambda: [reference_denoise(a) for a in arrays], args.repeats)
+            t = best({"irad": lambda: defense(x),
+                      "deflect": lambda: deflect(x, k, r, per_channel=True),
+                      "denoise_sigma_given": lambda: wavelet_denoise(x, sigma=0.05),
+                      "denoise_with_estimate": lambda: wavelet_denoise(x),
+                      "reference": lambda: [reference_denoise(reference_deflect(a, k, r)) for a in arrays],
+                      "reference_denoise": lambda: [reference_denoise(a) for a in arrays]}, args.repeats)
+        t_ours, t_ref, t_ref_denoise = t["irad"], t["reference"], t["reference_denoise"]
+        stages = {name: t[name] for name in ("deflect", "denoise_sigma_given", "denoise_with_estimate")}
         ms = lambda t: 1e3 * t / batch  # noqa: E731
         rows.append({"side": side, "batch": batch, "deflections": k, "window": r,
                      "reference_images_per_s": batch / t_ref, "irad_images_per_s": batch / t_ours,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from irad.defenses.base import RandomizedDefense
+from irad.defenses.base import RandomizedDefense, trusted_inputs
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.cam import robust_activation_map
@@ -70,7 +70,8 @@ class PixelDeflection(RandomizedDefense):
         super().__init__(seed)
         if deflections < 0 or window < 0:
             raise IradError(f"deflections and window must be >= 0, got {deflections} and {window}")
-        self.deflections, self.window, self.rcam, self.top_k, self.per_channel = deflections, window, rcam, top_k, per_channel
+        self.deflections, self.window, self.per_channel = deflections, window, per_channel
+        self.rcam, self.top_k = rcam, top_k
         self.denoiser = create_defense(denoiser)
         self.differentiable = self.denoiser.differentiable
         self.needs_classifier = rcam or self.denoiser.needs_classifier
@@ -89,4 +90,5 @@ class PixelDeflection(RandomizedDefense):
                                 "(irad eval and irad purify --classifier do this)")
             protect = robust_activation_map(self._classifier[0], x.detach(), self.top_k)
         y = deflect(x, self.deflections, self.window, self.per_channel, protect, self.generator(x.device))
-        return self.denoiser(y)
+        with trusted_inputs():  # copies of checked pixels: no second pass over the batch to check them
+            return self.denoiser(y)

@@ -33,6 +33,9 @@ _MAD_TO_SIGMA = 0.6744897501960817  # 75th percentile of the standard normal: si
 # only move the approximation band, which is never thresholded, so the denoiser leaves them out.
 _YCBCR_FROM_RGB = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]])
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
+# Pixels per pass of the denoiser: larger batches run in parts, so that its full-size temporaries (a few MB) are
+# reused from the allocator's heap instead of being mapped afresh (page faults) on every call: 1.7x at 224x224.
+CHUNK_PIXELS = 2**19
 
 
 def default_levels(height: int, width: int, wavelet: str) -> int:
@@ -121,7 +124,7 @@ def _haar_level1(x: torch.Tensor) -> tuple[torch.Tensor, Bands]:
     c = pywt.Wavelet("haar").dec_lo[0]
     cx = x * c
     lo, hi = cx[:, 1::2] + cx[:, 0::2], cx[:, 0::2] - cx[:, 1::2]
-    cl, ch = lo * c, hi * c
+    cl, ch = lo.mul_(c), hi.mul_(c)  # fresh sums: scaled in place (no backward needs their old values)
     return cl[..., 1::2] + cl[..., 0::2], (ch[..., 1::2] + ch[..., 0::2], cl[..., 0::2] - cl[..., 1::2],
                                           ch[..., 0::2] - ch[..., 1::2])
 
@@ -231,6 +234,10 @@ def wavelet_denoise(x: torch.Tensor, wavelet: str = "db1", method: str = "bayes"
     n, c, h, w = x.shape
     if ycbcr and c != 3:
         raise IradError(f"ycbcr=True needs 3 channels, got {c}")
+    per_pass = max(1, CHUNK_PIXELS // (h * w))
+    if n > per_pass:  # each image is denoised on its own: the same result, temporaries that stay in the heap
+        return torch.cat([wavelet_denoise(part, wavelet, method, mode, levels, sigma, ycbcr)
+                          for part in x.split(per_pass)])
     levels = levels or default_levels(h, w, wavelet)
     planes, lo, scale = _skimage_planes(x, ycbcr)
     s = None
