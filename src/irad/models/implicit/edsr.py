@@ -22,7 +22,8 @@ class ResBlock(nn.Module):
 
 
 class EDSREncoder(nn.Module):
-    """``(N, 3, H, W)`` -> ``(N, n_feats, H, W)``: head conv, ``n_resblocks`` residual blocks, a final conv, a global skip."""
+    """``(N, 3, H, W)`` -> ``(N, n_feats, H, W)``: head conv, ``n_resblocks`` residual blocks, a final conv, a global
+    skip. On CPU the convolutions run channels_last (the output is channels_last too)."""
 
     def __init__(self, n_resblocks: int = 16, n_feats: int = 64, res_scale: float = 1.0):
         super().__init__()
@@ -32,5 +33,7 @@ class EDSREncoder(nn.Module):
         self.out_dim = n_feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu":  # oneDNN's fast layout: the fp32 IRAD forward 20% faster on 2 EPYC cores
+            x = x.contiguous(memory_format=torch.channels_last)
         h = self.head(x)
         return h + self.body(h)
