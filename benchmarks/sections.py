@@ -233,10 +233,12 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "PGD-20 pairs crafted on the package's ResNet-20, then a 16-epoch warm restart; commands in "
         "`src/irad/models/weights/implicit_cifar10/training.json`) queried at the pixel grid, with a fixed shift of d "
         "pixels (si) or a random one (sv). `irad` is SampleNet (cpu-long preset) over the same representation "
-        "(`src/irad/models/weights/irad_cifar10/training.json`).",
+        "(`src/irad/models/weights/irad_cifar10/training.json`). The `precision=bf16` rows run the same two models "
+        "under bf16 autocast.",
         lambda: [*VICTIM, "--defense", "none", "--defense", "disco",
                  *[a for d in ("0.5", "0.75", "1.5") for a in ("--defense", f"implicit:sampler=si,shift={d}")],
-                 "--defense", "implicit:sampler=sv,shift=1.5", "--defense", "irad", *PGD_AND_AUTOATTACK_N1000]),
+                 "--defense", "implicit:sampler=sv,shift=1.5", "--defense", "irad",
+                 "--defense", "disco:precision=bf16", "--defense", "irad:precision=bf16", *PGD_AND_AUTOATTACK_N1000]),
     EvalSection(
         "deflection-search", "Pixel deflection: choosing K and r for 32x32 images on a validation slice",
         "CIFAR-10 (JPEG-75) test images 101-150 of each class (`--offset 1000 --n 500`: disjoint from the n=1000 "
