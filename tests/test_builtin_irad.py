@@ -81,3 +81,14 @@ def test_samplenet_offsets_depend_on_the_input(samples):
     assert off.shape == (2, 32, 32, 2)
     assert (off[0] - off[1]).abs().mean() > 1e-3  # two images, two shift fields
     assert off[0].std(dim=(0, 1)).min() > 1e-3  # and not one global shift within an image
+
+
+@pytest.mark.parametrize("name", ["irad", "disco"])
+def test_bf16_output_is_close_to_fp32(samples, name):
+    x = samples[0][:8]
+    with torch.inference_mode():
+        full, half = create_defense(name)(x), create_defense(f"{name}:precision=bf16")(x)
+    assert full.dtype == half.dtype == torch.float32
+    diff = (full - half).abs()
+    assert float(diff.max()) < 2e-2 and float(diff.mean()) < 2e-3  # bf16 keeps 8 bits of mantissa
+    assert float(diff.max()) > 0  # bf16 did run
