@@ -24,7 +24,6 @@ RESNET56 = f"{IDELBAYEV}/resnet56-4bfd9763.th"
 RESNET20 = f"{IDELBAYEV}/resnet20-12fca82f.th"
 VICTIM = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet56", "--weights", RESNET56]
 VICTIM20 = ["--dataset", "cifar10", "--data-root", f"{SHARED}/data", "--classifier", "resnet20", "--weights", RESNET20]
-DDPM = f"{WORK}/ddpm-gpu"  # irad train ddpm --preset gpu (needs a GPU)
 IMPLICIT_RUN = f"{WORK}/implicit-long"  # irad train implicit --preset cpu-long
 IMPLICIT_RESTART = f"{WORK}/implicit-restart"  # its warm restart (--init IMPLICIT_RUN/best): the built-in weights
 TASKS = ("pgd", "clean2clean", "sr", "inpaint", "gaussian")  # IRAD Table 7, each trained with the same cpu preset
@@ -321,27 +320,34 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         runs={s: SCENARIOS[s] for s in ("bpda", "adaptive")}),
     EvalSection(
         "diffpure", "DiffPure and IRAD + DiffPure (IRAD paper Table 5)",
-        "CIFAR-10 (JPEG-75) test (stratified), victim ResNet-56 (../shared/models), Linf 8/255, on a GPU. DDPM: the "
-        "gpu preset of `irad train ddpm` (google/ddpm-cifar10-32's architecture) in benchmarks/work/ddpm-gpu. "
-        "DiffPure diffuses to t* of 1000 steps and runs the full reverse process back; IRAD + DiffPure then applies "
-        "IRAD (built-in weights). Oblivious: standard AutoAttack, n=500. Adaptive: PGD-10 end to end through the "
-        "sampler (gradient checkpointing), EOT over 4 draws, n=100.",
+        "CIFAR-10 (JPEG-75) test, victim ResNet-56 (../shared/models), Linf 8/255, 2-core CPU. DDPM: the package's "
+        "built-in low-noise model (`irad train ddpm --preset cpu-lownoise`: 2.4M-parameter UNet trained on steps "
+        "t < 120 of the 1000-step linear schedule; its command and CPU hours in "
+        "src/irad/models/weights/ddpm_cifar10/training.json). DiffPure at t steps (t* = t/1000) diffuses in closed "
+        "form and runs t ancestral DDPM reverse steps; IRAD + DiffPure then applies `irad` (built-in weights). "
+        "Oblivious: PGD-10 and standard AutoAttack crafted on the bare victim (the n=1000 cache shared with the "
+        "IRAD sections). BPDA: PGD-10 with the identity as the purifier's gradient, EOT over 4 draws, the first 100 "
+        "images (10 per class). Adaptive: PGD-10 end to end through every reverse step (gradient checkpointing), "
+        "EOT over 4 draws, the same 100 images. The gradient-masking audit of DiffPure at t* = 0.1 is below the "
+        "tables.",
         lambda: [*VICTIM, "--defense", "none",
-                 *[a for t in (20, 30, 40, 100)
-                   for a in ("--defense", f"diffpure:weights={DDPM},t={t},checkpoint=true")],
-                 *[a for t in (20, 30, 40)
-                   for a in ("--defense", f"diffpure-irad:weights={DDPM},t={t},checkpoint=true")],
-                 "--eps", "8/255", "--device", "cuda"],
-        runs={"oblivious": ["--scenario", "oblivious", "--attack", "autoattack", "--n", "500"],
-              "adaptive": ["--scenario", "adaptive", "--attack", "pgd", "--eot-samples", "4", "--n", "100"]},
-        prepare=[["cp", f"{DDPM}/samples.png", "benchmarks/results/ddpm-samples.png"]],
-        requires=lambda: None if (ROOT / DDPM / "unet").is_dir() else (
-            "pending weights: no DDPM that can generate images exists here (no GPU has been lent to this project's "
-            "sessions, and google/ddpm-cifar10-32 cannot be downloaded on these machines). On a GPU machine: `irad "
-            f"train ddpm --preset gpu --data-root ../shared/data --out {DDPM} --device cuda` (or put the hub model's "
-            "files there), then `python benchmarks/run.py --only diffpure`."),
-        extra=lambda: ["Samples of the DDPM (full reverse process from noise):", "",
-                       "![DDPM samples](benchmarks/results/ddpm-samples.png)", ""]),
+                 *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:t={t},checkpoint=true")],
+                 *[a for t in (20, 30, 40) for a in ("--defense", f"diffpure-irad:t={t},checkpoint=true")]],
+        runs={"oblivious": PGD_AND_AUTOATTACK_N1000,
+              **{s: [*SCENARIOS[s], "--attack", "pgd", "--eps", "8/255", "--eot-samples", "4", "--n", "100"]
+                 for s in ("bpda", "adaptive")}},
+        prepare=[["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
+                  "--n", "20", "--no-progress", "--out", "benchmarks/results/audit_diffpure.json"],
+                 ["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",
+                  "--offset", "1000", "--out", "benchmarks/results/ddpm-denoising.json",
+                  "--grid", "benchmarks/results/ddpm-grid.png"]],
+        requires=lambda: None if (ROOT / "src/irad/models/weights/ddpm_cifar10/unet").is_dir() else (
+            "pending weights: the built-in DDPM is not packaged yet (`irad train ddpm --preset cpu-lownoise`, then "
+            "`python scripts/package_weights.py ddpm RUN`)."),
+        extra=lambda: ["Gradient-masking audit of `diffpure:t=100` (`irad audit`, cpu preset, the first 20 images):",
+                       "", *tables.audit(json.loads((RESULTS / "audit_diffpure.json").read_text())), "",
+                       "The DDPM as a denoiser (`irad analyze ddpm`: clean, diffused to t*, purified):", "",
+                       "![DDPM purification grid](benchmarks/results/ddpm-grid.png)", ""]),
     EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet-size images",
         "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "

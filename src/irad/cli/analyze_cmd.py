@@ -39,7 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g = asub.add_parser("ddpm", help="a DDPM as a denoiser: PSNR per step t of the noisy input, its x0 prediction and "
                                      "the DiffPure output, on held-out images; a picture grid")
     add_data_args(g, n_default=100)
-    g.add_argument("--weights", required=True, help="a diffusers DDPM directory (`irad train ddpm` output) or hub id")
+    g.add_argument("--weights", required=True, help="builtin (the package's DDPM), a diffusers DDPM directory "
+                                                    "(`irad train ddpm` output) or a hub id")
     g.add_argument("--t", type=int, nargs="+", default=[10, 20, 30, 40, 100], help="DDPM steps (DiffPure's t*)")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--device", default="cpu")
@@ -92,12 +93,13 @@ def run_ddpm(args: argparse.Namespace) -> int:
     from torchvision.utils import save_image
 
     from irad.analysis.denoising import denoising_psnr
-    from irad.defenses.diffpure import load_ddpm
+    from irad.defenses.diffpure import load_ddpm, resolve_ddpm, trained_t_max
 
-    unet, scheduler = load_ddpm(args.weights)
-    steps = len(scheduler.alphas_cumprod)
+    weights = resolve_ddpm(args.weights)
+    unet, scheduler = load_ddpm(weights)
+    steps = trained_t_max(weights) or len(scheduler.alphas_cumprod)
     if not all(0 < t <= steps for t in args.t):
-        raise IradError(f"--t values must be in [1, {steps}], got {args.t}")
+        raise IradError(f"--t values must be in [1, {steps}] for {weights}, got {args.t}")
     _, x, _ = load_images(args)
     x = x.to(args.device)
     rows, pictures = denoising_psnr(unet.to(args.device), scheduler, x, args.t, args.seed)
