@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from irad.defenses import create_defense
 from irad.defenses.base import Chain
-from irad.defenses.diffpure import diffuse_and_denoise, load_ddpm
+from irad.defenses.diffpure import diffuse, diffuse_and_denoise, load_ddpm
 from irad.errors import IradError
 from irad.training.ddpm import DDPMTrainConfig, train_ddpm
 
@@ -25,17 +26,26 @@ def test_shapes_range_seed_and_identity_at_t0(tiny_ddpm_dir, samples):
     assert torch.equal(create_defense(f"diffpure:weights={tiny_ddpm_dir},t=0")(x), x)
 
 
-def test_forward_diffusion_uses_the_schedules_noise_level(tiny_ddpm_dir):
-    unet, scheduler = load_ddpm(tiny_ddpm_dir)
-    x = torch.full((2000, 3, 2, 2), 0.75)
-    # one step: the noising draws x_1 ~ N(sqrt(abar_1) (2x - 1), 1 - abar_1); with a UNet predicting zero noise the
-    # reverse step from t=1 returns its x0 estimate x_1 / sqrt(abar_1) (clipped to [-1, 1]) exactly
-    zero = lambda z, t: type("Out", (), {"sample": torch.zeros_like(z)})()  # noqa: E731
+def test_forward_diffusion_matches_the_closed_form(tiny_ddpm_dir):
+    _, scheduler = load_ddpm(tiny_ddpm_dir)
+    betas = np.linspace(1e-4, 0.02, 1000)  # DDPM's linear schedule, written out independently of diffusers
+    x = torch.full((4000, 3, 2, 2), 0.75, dtype=torch.float64)  # 2x - 1 = 0.5
     g = torch.Generator().manual_seed(0)
-    y = diffuse_and_denoise(x, zero, scheduler, 1, g) * 2 - 1
-    a1 = scheduler.alphas_cumprod[0]
-    spread = (y * a1.sqrt() - 0.5 * a1.sqrt()).std()  # = std of the added noise
-    assert float(spread) == pytest.approx(float((1 - a1).sqrt()), rel=0.05)
+    for t in (1, 20, 100, 500):
+        abar = float(np.prod(1 - betas[:t]))
+        z = diffuse(x, scheduler, t, g)
+        assert float(z.mean()) == pytest.approx(0.5 * abar**0.5, abs=4 * (1 - abar) ** 0.5 / 48000**0.5)
+        assert float(z.std()) == pytest.approx((1 - abar) ** 0.5, rel=0.02)
+
+
+def test_one_reverse_step_with_a_zero_noise_prediction_returns_the_scaled_state(tiny_ddpm_dir):
+    _, scheduler = load_ddpm(tiny_ddpm_dir)
+    x = torch.full((2000, 3, 2, 2), 0.75)
+    # from t=1 the reverse step returns its x0 estimate x_1 / sqrt(abar_1) (clipped to [-1, 1]) exactly
+    zero = lambda z, t: type("Out", (), {"sample": torch.zeros_like(z)})()  # noqa: E731
+    y = diffuse_and_denoise(x, zero, scheduler, 1, torch.Generator().manual_seed(0)) * 2 - 1
+    z = diffuse(x, scheduler, 1, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(y, z / scheduler.alphas_cumprod[0].sqrt())
 
 
 def test_gradients_flow_and_checkpointing_gives_the_same_gradient(tiny_ddpm_dir, samples):

@@ -83,10 +83,16 @@ def diffuse_and_denoise(x: torch.Tensor, unet: nn.Module, scheduler, t_star: int
     back from [-1, 1] to [0, 1] (not clamped)."""
     if t_star == 0:
         return x
+    z = diffuse(x, scheduler, t_star, generator)
+    return (reverse_process(z, unet, scheduler, t_star, generator, checkpoint) + 1) / 2
+
+
+def diffuse(x: torch.Tensor, scheduler, t_star: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A draw of q(x_t | x_0) at DDPM step ``t_star >= 1`` for images ``x`` in [0, 1]: ``sqrt(abar) (2x - 1) +
+    sqrt(1 - abar) noise`` on the [-1, 1] scale, ``abar`` the scheduler's cumulative product at that step."""
     abar = scheduler.alphas_cumprod[t_star - 1].to(x)
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    z = abar.sqrt() * (2 * x - 1) + (1 - abar).sqrt() * noise
-    return (reverse_process(z, unet, scheduler, t_star, generator, checkpoint) + 1) / 2
+    return abar.sqrt() * (2 * x - 1) + (1 - abar).sqrt() * noise
 
 
 @register_defense("diffpure")
