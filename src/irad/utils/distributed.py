@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Sequence
 
@@ -10,7 +11,8 @@ import torch.distributed as dist
 
 
 def init_from_env(device: str = "cpu") -> bool:
-    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); gloo on CPU, nccl on CUDA. Returns whether distributed."""
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1); gloo on CPU, nccl on CUDA. Returns whether
+    distributed."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
         return False
     if not dist.is_initialized():
@@ -18,7 +20,15 @@ def init_from_env(device: str = "cpu") -> bool:
         if device.startswith("cuda"):
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
+        atexit.register(_leave)
     return True
+
+
+def _leave() -> None:
+    """Destroy the process group before the interpreter exits (left to teardown, gloo's threads can abort a rank:
+    "terminate called without an active exception", seen once in CI under load)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_distributed() -> bool:
