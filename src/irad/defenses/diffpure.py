@@ -55,7 +55,8 @@ def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
             raise IradError(f"{path} is not a diffusers DDPM directory (no unet/config.json or config.json); "
                             + _HOW_TO_GET)
     try:
-        unet = UNet2DModel.from_pretrained(str(weights), subfolder=sub["unet"])
+        # low_cpu_mem_usage=False: the small UNet loads directly (without it diffusers asks for `accelerate`)
+        unet = UNet2DModel.from_pretrained(str(weights), subfolder=sub["unet"], low_cpu_mem_usage=False)
         scheduler = DDPMScheduler.from_pretrained(str(weights), subfolder=sub["scheduler"])
     except (OSError, ValueError) as e:  # missing files, corrupt weights, no network
         raise IradError(f"cannot load a DDPM from {weights}: {e}; " + _HOW_TO_GET) from None
