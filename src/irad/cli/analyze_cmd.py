@@ -93,13 +93,11 @@ def run_ddpm(args: argparse.Namespace) -> int:
     from torchvision.utils import save_image
 
     from irad.analysis.denoising import denoising_psnr
-    from irad.defenses.diffpure import load_ddpm, resolve_ddpm, trained_t_max
+    from irad.defenses.diffpure import check_steps, load_ddpm, resolve_ddpm
 
     weights = resolve_ddpm(args.weights)
     unet, scheduler = load_ddpm(weights)
-    steps = trained_t_max(weights) or len(scheduler.alphas_cumprod)
-    if not all(0 < t <= steps for t in args.t):
-        raise IradError(f"--t values must be in [1, {steps}] for {weights}, got {args.t}")
+    check_steps(weights, scheduler, args.t, 1, "--t values")
     _, x, _ = load_images(args)
     x = x.to(args.device)
     rows, pictures = denoising_psnr(unet.to(args.device), scheduler, x, args.t, args.seed)

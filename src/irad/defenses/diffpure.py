@@ -41,6 +41,17 @@ def trained_t_max(weights: str | Path) -> int | None:
     return json.loads(path.read_text())["t_max"] if path.is_file() else None
 
 
+def check_steps(weights: str | Path, scheduler, steps: list[int], lowest: int, name: str) -> None:
+    """Raise unless every DDPM step in ``steps`` lies in ``[lowest, T]``, T the trained range of the DDPM at
+    ``weights`` (a purifier-only one) or else all its scheduler's steps; ``name`` says whose steps they are."""
+    t_max = trained_t_max(weights)
+    top = t_max or len(scheduler.alphas_cumprod)
+    if not all(lowest <= t <= top for t in steps):
+        got = steps[0] if len(steps) == 1 else steps
+        raise IradError(f"{name} must be in [{lowest}, {top}] for {weights}, got {got}"
+                        + (" (a purifier-only DDPM trained on low-noise steps only)" if t_max else ""))
+
+
 def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
     """The UNet (frozen, eval mode) and DDPM scheduler of a diffusers directory (``unet/`` + ``scheduler/``
     subfolders, or both configs at the top level) or hub id. Weights load from safetensors, or from ``.bin`` with
@@ -108,11 +119,7 @@ class DiffPure(RandomizedDefense):
         super().__init__(seed)
         weights = resolve_ddpm(weights)
         self.unet, self.scheduler = load_ddpm(weights)
-        t_max = trained_t_max(weights)
-        steps = t_max or len(self.scheduler.alphas_cumprod)
-        if not 0 <= t <= steps:
-            raise IradError(f"diffpure: t must be in [0, {steps}] for {weights}, got {t}"
-                            + (" (a purifier-only DDPM trained on low-noise steps only)" if t_max else ""))
+        check_steps(weights, self.scheduler, [t], 0, "diffpure: t")
         self.t, self.checkpoint = t, checkpoint
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:

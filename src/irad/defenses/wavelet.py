@@ -89,8 +89,7 @@ def _skimage_planes(x: torch.Tensor, ycbcr: bool) -> tuple[torch.Tensor, torch.T
     (its thresholds scale with the coefficients), so the exact derivative through them is zero."""
     n, c, h, w = x.shape
     if not ycbcr:
-        ones = x.new_ones(n, c)
-        return x.reshape(n * c, h, w), ones - 1, ones
+        return x.reshape(n * c, h, w), x.new_zeros(n, c), x.new_ones(n, c)
     planes = _ExactYCbCr.apply(x).add_(torch.as_tensor(_YCBCR_OFFSET, dtype=x.dtype, device=x.device).view(1, 3, 1, 1))
     lo, hi = planes.detach().amin((2, 3), keepdim=True), planes.detach().amax((2, 3), keepdim=True)
     scale = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
