@@ -54,8 +54,8 @@ def check_steps(weights: str | Path, scheduler, steps: list[int], lowest: int, n
 
 def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
     """The UNet (frozen, eval mode) and DDPM scheduler of a diffusers directory (``unet/`` + ``scheduler/``
-    subfolders, or both configs at the top level) or hub id. Weights load from safetensors, or from ``.bin`` with
-    ``weights_only=True`` (diffusers' loader); never unpickled code."""
+    subfolders, or both configs at the top level) or hub id, its weights channels_last. Weights load from
+    safetensors, or from ``.bin`` with ``weights_only=True`` (diffusers' loader); never unpickled code."""
     from diffusers import DDPMScheduler, UNet2DModel
 
     path = Path(weights)
@@ -71,7 +71,8 @@ def load_ddpm(weights: str | Path) -> tuple[nn.Module, object]:
         scheduler = DDPMScheduler.from_pretrained(str(weights), subfolder=sub["scheduler"])
     except (OSError, ValueError) as e:  # missing files, corrupt weights, no network
         raise IradError(f"cannot load a DDPM from {weights}: {e}; " + _HOW_TO_GET) from None
-    return unet.eval().requires_grad_(False), scheduler
+    # channels_last: oneDNN's fast layout (the cpu-lownoise UNet's forward 15% faster on 2 EPYC cores)
+    return unet.eval().requires_grad_(False).to(memory_format=torch.channels_last), scheduler
 
 
 def reverse_process(z: torch.Tensor, unet: nn.Module, scheduler, t_start: int,
@@ -79,6 +80,8 @@ def reverse_process(z: torch.Tensor, unet: nn.Module, scheduler, t_start: int,
     """Run ``t_start`` reverse DDPM steps from the state ``z`` at DDPM step ``t_start`` (diffusers timestep
     ``t_start - 1``) down to step 0. ``z`` on the [-1, 1] scale."""
     for t in range(t_start - 1, -1, -1):
+        if z.device.type == "cpu":  # see load_ddpm
+            z = z.contiguous(memory_format=torch.channels_last)
         step = torch.tensor(t, device=z.device)
         if checkpoint and torch.is_grad_enabled():
             eps = grad_checkpoint(lambda z_, s_: unet(z_, s_).sample, z, step, use_reentrant=False)
@@ -96,7 +99,7 @@ def diffuse_and_denoise(x: torch.Tensor, unet: nn.Module, scheduler, t_star: int
     if t_star == 0:
         return x
     z = diffuse(x, scheduler, t_star, generator)
-    return (reverse_process(z, unet, scheduler, t_star, generator, checkpoint) + 1) / 2
+    return ((reverse_process(z, unet, scheduler, t_star, generator, checkpoint) + 1) / 2).contiguous()
 
 
 def diffuse(x: torch.Tensor, scheduler, t_star: int, generator: torch.Generator | None = None) -> torch.Tensor:
