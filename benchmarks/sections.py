@@ -328,14 +328,14 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "Oblivious: PGD-10 and standard AutoAttack crafted on the bare victim (the n=1000 cache shared with the "
         "IRAD sections). BPDA: PGD-10 with the identity as the purifier's gradient, EOT over 4 draws, the first 100 "
         "images (10 per class). Adaptive: PGD-10 end to end through every reverse step (gradient checkpointing), "
-        "EOT over 4 draws, the same 100 images. The gradient-masking audit of DiffPure at t* = 0.1 is below the "
-        "tables.",
+        "EOT over 4 draws, the same 100 images (batches of 20, each cached on disk when it finishes, so an attack "
+        "resumes where it stopped). The gradient-masking audit of DiffPure at t* = 0.1 is below the tables.",
         lambda: [*VICTIM, "--defense", "none",
                  *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:t={t},checkpoint=true")],
                  *[a for t in (20, 30, 40) for a in ("--defense", f"diffpure-irad:t={t},checkpoint=true")]],
         runs={"oblivious": PGD_AND_AUTOATTACK_N1000,
-              **{s: [*SCENARIOS[s], "--attack", "pgd", "--eps", "8/255", "--eot-samples", "4", "--n", "100"]
-                 for s in ("bpda", "adaptive")}},
+              **{s: [*SCENARIOS[s], "--attack", "pgd", "--eps", "8/255", "--eot-samples", "4", "--n", "100",
+                     "--batch-size", "20", "--adv-cache", f"{WORK}/adv-diffpure-n100"] for s in ("bpda", "adaptive")}},
         prepare=[["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
                   "--n", "20", "--no-progress", "--out", "benchmarks/results/audit_diffpure.json"],
                  ["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",

@@ -118,3 +118,16 @@ def test_audits_of_a_cifar100_setup_use_a_100_class_classifier(tmp_path):
     assert main(["eval", *args, "--attack", "fgsm", "--audit", "--out", str(out)]) == 0
     assert [a["defense"] for a in json.loads(out.read_text())["audit"]] == ["none"]
     assert main(["audit", *args]) == 0
+
+
+def test_an_audit_with_adv_cache_resumes_without_attacking_again(setup, tmp_path, monkeypatch):
+    import irad.evaluation.runner as runner
+
+    model, data = setup
+    data = TensorDataset(*data[:8])
+    defense = create_defense("resample:recon=bilinear,sampler=sv,shift=1.5")  # randomized: EOT keys the cache
+    first = irad.audit(model, defense, data, preset=TINY, progress=False, adv_cache=tmp_path / "adv")
+    assert len(list((tmp_path / "adv").glob("eps*/*.safetensors"))) >= 8  # every measurement, under its eps
+    monkeypatch.setattr(runner, "create_attack", lambda *a, **k: pytest.fail("cached measurements must not attack"))
+    again = irad.audit(model, defense, data, preset=TINY, progress=False, adv_cache=tmp_path / "adv")
+    assert again.to_dict() == first.to_dict()

@@ -109,6 +109,25 @@ def test_adv_cache_reuses_oblivious_examples(tmp_path, shared_models, monkeypatc
     assert "belongs to another setup" in capsys.readouterr().err
 
 
+def test_adv_cache_keeps_bpda_examples_per_defense(tmp_path, shared_models, monkeypatch):
+    base = [*EVAL, "--classifier", "resnet20", "--weights", str(shared_models / "resnet20-12fca82f.th"),
+            "--attack", "bim:steps=2", "--scenario", "bpda", "--adv-cache", str(tmp_path / "adv"), "--batch-size", "5"]
+    assert main([*base, "--defense", "median", "--out", str(tmp_path / "a.json")]) == 0
+    assert len(list((tmp_path / "adv").glob("*batch*.safetensors"))) == 2  # 10 images in batches of 5
+
+    import irad.evaluation.runner as runner
+
+    attacked = []
+    create = runner.create_attack
+    monkeypatch.setattr(runner, "create_attack", lambda *a, **k: attacked.append(a[1]) or create(*a, **k))
+    assert main([*base, "--defense", "median", "--defense", "bit-depth", "--out", str(tmp_path / "b.json")]) == 0
+    assert len(attacked) == 1  # median's examples came from the cache; bit-depth's are its own
+    assert len(list((tmp_path / "adv").glob("*batch*.safetensors"))) == 4
+    first = json.loads((tmp_path / "a.json").read_text())["results"][0]
+    second = {r["defense"]: r for r in json.loads((tmp_path / "b.json").read_text())["results"]}
+    assert second["median"]["ra"] == first["ra"] and second["bit-depth"]["n"] == 10
+
+
 def test_eval_refuses_to_mix_setups_in_one_file(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert main([*EVAL, "--weights", "none", "--attack", "fgsm", "--out", str(out)]) == 0

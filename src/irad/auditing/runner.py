@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -23,7 +24,8 @@ PRESETS: dict[str, dict] = {
 
 def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader, name: str | None = None,
           preset: str | dict = "cpu", eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None,
-          batch_size: int = 128, seed: int = 0, progress: bool = True) -> DefenseAudit:
+          batch_size: int = 128, seed: int = 0, progress: bool = True,
+          adv_cache: str | Path | None = None) -> DefenseAudit:
     """Gradient-masking checks for ``defense`` in front of ``classifier``: randomness, gradient health, scenario
     ordering, attack-strength monotonicity, white box vs black box and transfer (and AutoAttack's flags in ``full``).
 
@@ -37,6 +39,7 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
         eps, norm: the threat model.
         eot_samples: EOT draws for a randomized defense (default: the preset's larger count).
         batch_size, seed, progress: as in :func:`~irad.evaluation.evaluate`.
+        adv_cache: a directory keeping every measurement's adversarial examples per batch, so a rerun resumes.
 
     Returns:
         A :class:`DefenseAudit`: one PASS / WARN / FAIL per check with its evidence and advice.
@@ -56,23 +59,25 @@ def audit(classifier: nn.Module, defense: nn.Module, data: Dataset | DataLoader,
     attach_classifier(defense, classifier)
     torch.manual_seed(seed)
     x, y = next(iter(DataLoader(data, batch_size=min(batch_size, 64))))
+    name = name or defense.spec
     ctx = AuditContext(classifier, defense, x.to(device), y.to(device),
-                       Measurements(classifier, defense, data, norm, batch_size, seed, progress), eps, norm,
-                       p["eot"][1] if eot_samples is None else eot_samples, p)
+                       Measurements(classifier, defense, name, data, norm, batch_size, seed, progress, adv_cache),
+                       eps, norm, p["eot"][1] if eot_samples is None else eot_samples, p)
     checks = [*CHECKS, autoattack_flags] if p["autoattack"] else CHECKS
-    return DefenseAudit(name or defense.spec, [check(ctx) for check in checks])
+    return DefenseAudit(name, [check(ctx) for check in checks])
 
 
 def run_audits(classifier: nn.Module, defenses: Mapping[str, nn.Module], data: Dataset, preset: str | dict = "cpu",
                eps: float = 8 / 255, norm: str = "Linf", eot_samples: int | None = None, batch_size: int = 128,
                seed: int = 0, progress: bool = True,
-               on_report: Callable[[DefenseAudit], None] | None = None) -> list[DefenseAudit]:
+               on_report: Callable[[DefenseAudit], None] | None = None,
+               adv_cache: str | Path | None = None) -> list[DefenseAudit]:
     """:func:`audit` of every defense in ``defenses`` (name -> defense) with the same settings; ``on_report`` is
     called with each report as it finishes."""
     reports = []
     for name, defense in defenses.items():
         reports.append(audit(classifier, defense, data, name, preset, eps, norm, eot_samples, batch_size, seed,
-                             progress))
+                             progress, adv_cache))
         if on_report is not None:
             on_report(reports[-1])
     return reports

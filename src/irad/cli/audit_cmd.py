@@ -28,6 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="audit JSON")
+    p.add_argument("--adv-cache", default=None, metavar="DIR",
+                   help="keep every measurement's adversarial examples per batch in DIR: a rerun resumes an "
+                        "interrupted audit")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -40,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     defenses = {spec: create_defense(spec) for spec in specs}
     reports = run_audits(classifier, defenses, data, args.preset, args.eps, args.norm, args.eot_samples,
                          args.batch_size, args.seed, not args.no_progress,
-                         on_report=lambda report: print(format_audit(report), flush=True))
+                         on_report=lambda report: print(format_audit(report), flush=True), adv_cache=args.adv_cache)
     if args.out:
         config = {k: getattr(args, k) for k in ("dataset", "data_root", "split", "offset", "classifier", "weights",
                                                 "preset", "eps", "norm", "eot_samples", "seed")}

@@ -31,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume: rows already "
                                                "in it are kept, so delete it to recompute them after changing code)")
     p.add_argument("--adv-cache", default=None, metavar="DIR",
-                   help="oblivious scenario: store adversarial examples per batch in DIR and reuse them in later runs "
-                        "(adding a defense, resuming an interrupted attack)")
+                   help="store adversarial examples per batch in DIR and reuse them in later runs (adding a defense, "
+                        "resuming an interrupted attack): oblivious ones serve every defense, BPDA and adaptive ones "
+                        "belong to one defense (spec and weights) and EOT count")
     p.add_argument("--audit", action="store_true",
                    help="also run `irad audit`'s gradient-masking checks on each defense (same images, eps, norm, EOT); "
                         "the reports go to the output JSON under 'audit' (kept when a later run resumes it)")

@@ -17,6 +17,7 @@ from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
 from irad.utils import distributed as D
+from irad.utils.checkpoint import state_fingerprint
 from irad.utils.validation import check_choice, check_images
 
 
@@ -85,7 +86,7 @@ def evaluate(
         skip: :func:`row_key` of rows not to recompute (finished in an earlier run).
         on_row: called with each row as it finishes (on every rank).
         progress: progress bars.
-        adv_cache: oblivious adversarial examples stored per batch and reused by later runs.
+        adv_cache: adversarial examples stored per batch and reused by later runs (:func:`cache_key`).
 
     Returns:
         One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate.
@@ -111,7 +112,7 @@ def evaluate(
         groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
         for group in groups:
             tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
-                                 seed, eot_samples, clean_cache, progress, adv_cache if scenario == "oblivious" else None)
+                                 seed, eot_samples, clean_cache, progress, adv_cache)
             for name in group:
                 t = tallies[name]
                 clean, adv, count, seconds, fooled, fixed = D.all_reduce_sum(
@@ -138,34 +139,49 @@ def _notes(defense: Defense, scenario: str, tally: _Tally) -> list[str]:
     return notes
 
 
+def cache_key(attack_spec: str, scenario: str, name: str, defense: Defense, eot_samples: int) -> str:
+    """What a batch's adversarial examples depend on besides the cache's setup: oblivious ones on the attack alone
+    (every defense shares them), BPDA and adaptive ones also on the scenario, the defense (spec and weights) and
+    the EOT draws."""
+    if scenario == "oblivious":
+        return attack_spec
+    eot = uses_eot(defense, scenario, eot_samples)
+    return f"{attack_spec}|{scenario}|{name}|{state_fingerprint(defense)}|eot={eot}"
+
+
 def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
                clean_cache, progress, adv_cache) -> dict[str, _Tally]:
     device = next(classifier.parameters()).device
     tallies = {name: _Tally() for name in group}
     need_clean = [name for name in group if name not in clean_cache]
     attack = None  # built on the first batch that is not cached
-    torch.manual_seed(seed + D.rank())
+    key = cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples) if adv_cache is not None else None
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
     with trusted_inputs():  # each batch is checked once here, not in every defense call of every attack step
         for b, (x, y) in enumerate(bar):
+            # seeds per batch, one for the clean pass and the attack, one for judging its examples: a run that
+            # resumes from cached examples draws the same defense noise as one that attacked
+            batch_seed = 2 * (seed + D.rank() + D.world_size() * b)
+            torch.manual_seed(batch_seed)
             x, y = check_images(x.to(device), "evaluation images"), y.to(device)
             for name in need_clean:
                 t = tallies[name]
                 t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
-            cached = adv_cache.load(attack_spec, b, x) if adv_cache is not None else None
+            cached = adv_cache.load(key, b, x) if adv_cache is not None else None
             if cached is None:
                 if attack is None:
                     target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
                     attack = create_attack(attack_spec, target, norm, eps)
                 x_adv = attack(x, y)
                 if adv_cache is not None:
-                    adv_cache.save(attack_spec, b, x_adv, attack.flags)
+                    adv_cache.save(key, b, x_adv, attack.flags)
             else:
                 x_adv, batch_flags = cached
                 flags.update(batch_flags)
             check_budget(x, x_adv, norm, eps, attack_spec)
+            torch.manual_seed(batch_seed + 1)
             with torch.no_grad():
                 fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
             for name in group:
