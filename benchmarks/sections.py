@@ -336,11 +336,12 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         runs={"oblivious": PGD_AND_AUTOATTACK_N1000,
               **{s: [*SCENARIOS[s], "--attack", "pgd", "--eps", "8/255", "--eot-samples", "4", "--n", "100",
                      "--batch-size", "20", "--adv-cache", f"{WORK}/adv-diffpure-n100"] for s in ("bpda", "adaptive")}},
-        prepare=[["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
-                  "--n", "20", "--no-progress", "--out", "benchmarks/results/audit_diffpure.json"],
-                 ["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",
+        prepare=[["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",
                   "--offset", "1000", "--out", "benchmarks/results/ddpm-denoising.json",
-                  "--grid", "benchmarks/results/ddpm-grid.png"]],
+                  "--grid", "benchmarks/results/ddpm-grid.png"],
+                 ["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
+                  "--n", "20", "--batch-size", "10", "--adv-cache", f"{WORK}/audit-diffpure", "--no-progress",
+                  "--out", "benchmarks/results/audit_diffpure.json"]],
         requires=lambda: None if (ROOT / "src/irad/models/weights/ddpm_cifar10/unet").is_dir() else (
             "pending weights: the built-in DDPM is not packaged yet (`irad train ddpm --preset cpu-lownoise`, then "
             "`python scripts/package_weights.py ddpm RUN`)."),
