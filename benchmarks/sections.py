@@ -152,6 +152,19 @@ def implicit_snapshots() -> list[str]:
     return [str(f.relative_to(ROOT)) for f in found]
 
 
+def _diffpure_extra() -> list[str]:
+    """The DDPM's denoising table and picture grid, and the audit of DiffPure at t* = 0.1, as far as they have run."""
+    parts = []
+    if (RESULTS / "ddpm-denoising.json").exists():
+        parts += [*tables.denoising(json.loads((RESULTS / "ddpm-denoising.json").read_text())), "",
+                  "![DDPM purification grid: per t, rows clean / diffused to t / purified]"
+                  "(benchmarks/results/ddpm-grid.png)", ""]
+    if (RESULTS / "audit_diffpure.json").exists():
+        parts += ["Gradient-masking audit of `diffpure:t=100` (`irad audit`, cpu preset, the first 20 images):", "",
+                  *tables.audit(json.loads((RESULTS / "audit_diffpure.json").read_text())), ""]
+    return parts
+
+
 def _torchvision_weights_cached(enum: str) -> bool:
     import torch
     import torchvision.models as tvm
@@ -345,10 +358,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         requires=lambda: None if (ROOT / "src/irad/models/weights/ddpm_cifar10/unet").is_dir() else (
             "pending weights: the built-in DDPM is not packaged yet (`irad train ddpm --preset cpu-lownoise`, then "
             "`python scripts/package_weights.py ddpm RUN`)."),
-        extra=lambda: ["Gradient-masking audit of `diffpure:t=100` (`irad audit`, cpu preset, the first 20 images):",
-                       "", *tables.audit(json.loads((RESULTS / "audit_diffpure.json").read_text())), "",
-                       "The DDPM as a denoiser (`irad analyze ddpm`: clean, diffused to t*, purified):", "",
-                       "![DDPM purification grid](benchmarks/results/ddpm-grid.png)", ""]),
+        extra=_diffpure_extra),
     EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet-size images",
         "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "

@@ -53,3 +53,15 @@ def audit(d: dict) -> list[str]:
             f"the stronger of bpda and adaptive. Machine: {machine(d['environment'])}.", "",
             *table(["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
                     "RA oblivious / bpda / adaptive", "RA Square", "RA at eps 64/255"], rows), "", *advice]
+
+
+def denoising(d: dict) -> list[str]:
+    """`irad analyze ddpm`: PSNR against the clean image per DDPM step t of the noisy input, the one-call x0
+    prediction and the DiffPure output."""
+    return [f"The DDPM as a denoiser (`irad analyze ddpm`): mean PSNR (dB) against the clean image over n={d['n']} "
+            f"CIFAR-10 (JPEG-75) test images (stratified, from offset {d['offset']}: none of the evaluated ones), "
+            "for the input diffused to step t (rescaled by 1/sqrt(abar_t)), the UNet's x0 prediction from it in one "
+            f"call, and the purified image after t reverse steps. Machine: {machine(d['environment'])}.", "",
+            *table(["t (t* = t/1000)", "noisy input", "x0 prediction (1 UNet call)", "purified (t reverse steps)"],
+                   [[str(r["t"]), f"{r['psnr_noisy']:.2f}", f"{r['psnr_x0_prediction']:.2f}",
+                     f"{r['psnr_purified']:.2f}"] for r in d["rows"]])]
