@@ -26,7 +26,8 @@ BY_NAME = {s.name: s for s in SECTIONS}
 HEADER = ["# Benchmarks", "",
           "Every table below is produced by `python benchmarks/run.py` (each section's exact command is printed with "
           "it) and read back from `benchmarks/results/*.json`. Accuracies in percent; RA = accuracy on adversarial "
-          "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named. "
+          "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named; "
+          "attack s/img (where recorded) = wall seconds crafting the adversarial examples per image. "
           "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]
 
 

@@ -126,6 +126,8 @@ def test_adv_cache_keeps_bpda_examples_per_defense(tmp_path, shared_models, monk
     first = json.loads((tmp_path / "a.json").read_text())["results"][0]
     second = {r["defense"]: r for r in json.loads((tmp_path / "b.json").read_text())["results"]}
     assert second["median"]["ra"] == first["ra"] and second["bit-depth"]["n"] == 10
+    # the crafting time comes back with the cached examples
+    assert first["attack_s_per_image"] > 0 and second["median"]["attack_s_per_image"] == first["attack_s_per_image"]
 
 
 def test_eval_refuses_to_mix_setups_in_one_file(tmp_path, capsys):

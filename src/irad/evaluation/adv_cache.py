@@ -39,20 +39,23 @@ class AdvCache:
         slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", attack)[:60] + "-" + hashlib.sha1(attack.encode()).hexdigest()[:8]
         return self.root / f"{slug}-rank{D.rank()}of{D.world_size()}-batch{batch:05d}.safetensors"
 
-    def load(self, attack: str, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, list[str]] | None:
-        """The cached examples of ``batch`` (checked against ``like``'s shape) and the attack's flags, or None."""
+    def load(self, attack: str, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, list[str], float | None] | None:
+        """The cached examples of ``batch`` (checked against ``like``'s shape), the attack's flags and the seconds it
+        took to craft them (None in files from before they were recorded), or None."""
         path = self._path(attack, batch)
         if not path.exists():
             return None
         try:
             with safe_open(str(path), "pt") as f:
-                x_adv, flags = f.get_tensor("x_adv"), json.loads(f.metadata()["flags"])
+                meta = f.metadata()
+                x_adv, flags = f.get_tensor("x_adv"), json.loads(meta["flags"])
+                seconds = float(meta["seconds"]) if "seconds" in meta else None
         except Exception as e:
             raise IradError(f"corrupt cache file {path} ({e}); delete it to recompute that batch") from None
         if x_adv.shape != like.shape:
             raise IradError(f"cache file {path} holds shape {tuple(x_adv.shape)}, expected {tuple(like.shape)}")
-        return x_adv.to(like.device, like.dtype), flags
+        return x_adv.to(like.device, like.dtype), flags, seconds
 
-    def save(self, attack: str, batch: int, x_adv: torch.Tensor, flags: list[str]) -> None:
+    def save(self, attack: str, batch: int, x_adv: torch.Tensor, flags: list[str], seconds: float) -> None:
         save_safetensors(self._path(attack, batch), {"x_adv": x_adv.detach().cpu().contiguous()},
-                         metadata={"flags": json.dumps(sorted(set(flags)))})
+                         metadata={"flags": json.dumps(sorted(set(flags))), "seconds": repr(float(seconds))})

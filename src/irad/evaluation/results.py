@@ -29,6 +29,8 @@ class ResultRow:
     avg: float
     defense_ms_per_image: float
     destruction_rate: float | None = None  # % of the examples that fool the bare classifier which the defense fixes
+    attack_s_per_image: float | None = None  # wall seconds crafting the examples (oblivious: shared by the defenses
+    #                                          attacked together); None where a cached batch predates the timing
     eot_samples: int = 1
     notes: list[str] = field(default_factory=list)
     classifier_sha256: str | None = None  # state fingerprints (irad.utils.checkpoint.state_fingerprint): a resumed
@@ -62,11 +64,9 @@ def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[R
 
 
 def format_table(rows: list[ResultRow]) -> str:
-    """Plain-text table: one line per row with SA, RA, Avg (percent) and defense ms/img."""
-    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "DR", "ms/img"]
-    body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
-             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", f"{r.ra:.2f}", f"{r.avg:.2f}",
-             _dr_text(r), f"{r.defense_ms_per_image:.3f}"] for r in rows]
+    """Plain-text table: one line per row with SA, RA, Avg (percent), defense ms/img and, where known, the attack's
+    seconds per image."""
+    head, body = _cells(rows)
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(b, widths)) for b in body]
@@ -75,12 +75,24 @@ def format_table(rows: list[ResultRow]) -> str:
 
 def format_markdown(rows: list[ResultRow]) -> str:
     """The same table in Markdown, for BENCHMARKS.md."""
-    out = ["| defense | attack | scenario | eps | n | SA | RA | Avg | DR | ms/img |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        att = r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else "")
-        out.append(f"| `{r.defense}` | {att} | {r.scenario} | {r.norm} {_eps_text(r.eps, r.norm)} | {r.n} | "
-                   f"{r.sa:.2f} | {r.ra:.2f} | {r.avg:.2f} | {_dr_text(r)} | {r.defense_ms_per_image:.3f} |")
+    head, body = _cells(rows)
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    out += ["| " + " | ".join([f"`{b[0]}`", *b[1:]]) + " |" for b in body]
     return "\n".join(out)
+
+
+def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells; the attack-cost column only when some row knows it."""
+    timed = any(r.attack_s_per_image is not None for r in rows)
+    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "DR", "ms/img"]
+    body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
+             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", f"{r.ra:.2f}", f"{r.avg:.2f}",
+             _dr_text(r), f"{r.defense_ms_per_image:.3f}"] for r in rows]
+    if timed:
+        head.append("attack s/img")
+        for b, r in zip(body, rows):
+            b.append("-" if r.attack_s_per_image is None else f"{r.attack_s_per_image:.3g}")
+    return head, body
 
 
 def _dr_text(row: ResultRow) -> str:

@@ -27,6 +27,8 @@ class _Tally:
     def __init__(self) -> None:
         self.clean = self.adv = self.n = self.fooled = self.fixed = 0
         self.seconds = 0.0
+        self.attack_seconds = 0.0  # crafting this row's examples, wall time
+        self.untimed = 0  # batches whose crafting time is unknown (cached before it was recorded)
         self.flags: list[str] = []
 
 
@@ -115,13 +117,14 @@ def evaluate(
                                  seed, eot_samples, clean_cache, progress, adv_cache)
             for name in group:
                 t = tallies[name]
-                clean, adv, count, seconds, fooled, fixed = D.all_reduce_sum(
-                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed])
+                clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed = D.all_reduce_sum(
+                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds, t.untimed])
                 sa, ra = 100.0 * clean / count, 100.0 * adv / count
                 row = ResultRow(
                     defense=name, attack=attack_spec, scenario=scenario, norm=norm, eps=eps, n=int(count),
                     sa=round(sa, 2), ra=round(ra, 2), avg=round((sa + ra) / 2, 2),
                     defense_ms_per_image=round(1000.0 * seconds / count, 4),
+                    attack_s_per_image=None if untimed else round(attack_seconds / count, 4),
                     destruction_rate=round(100.0 * fixed / fooled, 2) if fooled else None,
                     eot_samples=uses_eot(defenses[name], scenario, eot_samples),
                     notes=_notes(defenses[name], scenario, t),
@@ -174,11 +177,14 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 if attack is None:
                     target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
                     attack = create_attack(attack_spec, target, norm, eps)
+                t0 = time.perf_counter()
                 x_adv = attack(x, y)
+                _sync(x.device)
+                attack_seconds = time.perf_counter() - t0
                 if adv_cache is not None:
-                    adv_cache.save(key, b, x_adv, attack.flags)
+                    adv_cache.save(key, b, x_adv, attack.flags, attack_seconds)
             else:
-                x_adv, batch_flags = cached
+                x_adv, batch_flags, attack_seconds = cached
                 flags.update(batch_flags)
             check_budget(x, x_adv, norm, eps, attack_spec)
             torch.manual_seed(batch_seed + 1)
@@ -191,6 +197,10 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 t.fooled += fooled.sum().item()
                 t.fixed += (right & fooled).sum().item()
                 t.n += len(y)
+                if attack_seconds is None:
+                    t.untimed += 1
+                else:
+                    t.attack_seconds += attack_seconds
     for name in group:
         t = tallies[name]
         t.flags = sorted(flags | set(attack.flags if attack is not None else []))
