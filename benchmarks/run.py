@@ -72,11 +72,15 @@ def render_eval(sec: EvalSection) -> list[str]:
     missing = sec.requires()
     if missing and not runs:
         return [f"## {sec.title}", "", sec.what, "", f"Not run: {missing}", ""]
-    if not runs:
+    extra = sec.extra()
+    if not runs and not extra:
         return []
     parts = [f"## {sec.title}", "", sec.what, ""]
     if sec.prepare:
         parts += ["Prepared with:", "", "```", *[shlex.join(c) for c in sec.prepare], "```", ""]
+    if not runs:
+        parts += [f"The evaluation runs have not finished yet (`python benchmarks/run.py --only {sec.name}` resumes "
+                  "them).", ""]
     for path, cmd in runs:
         data = json.loads(path.read_text())
         env = data["environment"]
@@ -89,7 +93,7 @@ def render_eval(sec: EvalSection) -> list[str]:
         notes = sorted({n for r in rows for n in r.notes})
         if notes:
             parts += ["Notes from the run:", *[f"- {n}" for n in notes], ""]
-    return [*parts, *sec.extra(), *note(sec.name)]
+    return [*parts, *extra, *note(sec.name)]
 
 
 def render_script(sec: ScriptSection) -> list[str]:
