@@ -24,7 +24,8 @@ class Measurements:
         self.classifier, self.defense, self.name, self.data, self.norm = classifier, defense, name, data, norm
         self.batch_size, self.seed, self.progress, self.adv_cache = batch_size, seed, progress, adv_cache
         self._cache: dict[tuple, float] = {}
-        self._data_sha: str | None = None
+        self._identity: dict | None = None
+        self._disks: dict[float, AdvCache] = {}
         self.notes: dict[tuple, list[str]] = {}
 
     @property
@@ -40,17 +41,20 @@ class Measurements:
         return self._cache[key]
 
     def _disk(self, eps: float) -> AdvCache | None:
+        """The on-disk cache for ``eps`` (made once per eps), or None without ``adv_cache``."""
         if self.adv_cache is None:
             return None
-        if self._data_sha is None:  # the images and labels themselves: a cache never serves other data
-            h = hashlib.sha256()
-            for x, y in self.data:
-                h.update(x.numpy().tobytes() + int(y).to_bytes(4, "little"))
-            self._data_sha = h.hexdigest()[:16]
-        identity = {"classifier_sha256": state_fingerprint(self.classifier), "data_sha256": self._data_sha,
-                    "n": self.n, "norm": self.norm, "eps": round(eps, 8), "batch_size": self.batch_size,
-                    "seed": self.seed}
-        return AdvCache(Path(self.adv_cache) / f"eps{eps:.6f}", identity)
+        if eps not in self._disks:
+            if self._identity is None:  # the classifier's weights and the images and labels themselves
+                h = hashlib.sha256()
+                for x, y in self.data:
+                    h.update(x.numpy().tobytes() + int(y).to_bytes(4, "little"))
+                self._identity = {"classifier_sha256": state_fingerprint(self.classifier),
+                                  "data_sha256": h.hexdigest()[:16], "n": self.n, "norm": self.norm,
+                                  "batch_size": self.batch_size, "seed": self.seed}
+            self._disks[eps] = AdvCache(Path(self.adv_cache) / f"eps{eps:.6f}",
+                                        {**self._identity, "eps": round(eps, 8)})
+        return self._disks[eps]
 
     def tolerance(self, *ras: float) -> float:
         """Sampling noise allowed between two RAs (percentage points): two binomial standard errors at the larger
