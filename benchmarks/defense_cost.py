@@ -36,6 +36,8 @@ DEFENSES = [
     "pixel-deflection:deflections=10,window=1",
     "wavelet",
     "dct-jpeg",
+    *[f"diffpure:t={t}" for t in (20, 30, 40, 100)],
+    *[f"diffpure-irad:t={t}" for t in (20, 30, 40)],
 ]
 
 
@@ -63,7 +65,8 @@ def render(d: dict) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--defense", action="append", help="defense spec (repeatable; default: the IRAD-section set)")
+    ap.add_argument("--defense", action="append",
+                    help="defense spec (repeatable; default: the IRAD-section set and the diffpure section's t*)")
     ap.add_argument("--batch", type=int, nargs="+", default=[1, 128])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--data-root", default="../shared/data")
