@@ -343,7 +343,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "images (10 per class). Adaptive: PGD-10 end to end through every reverse step (gradient checkpointing), "
         "EOT over 4 draws, the same 100 images (batches of 20, each cached on disk when it finishes, so an attack "
         "resumes where it stopped). The gradient-masking audit of DiffPure at t* = 0.1 is below the tables. ms/img "
-        "and attack s/img were timed at 1 torch thread with a second benchmark process on the CPU; the clean "
+        "and attack s/img were timed at 1 torch thread while other jobs shared the 2 cores (at least a second "
+        "benchmark process); the clean "
         "timings (2 threads, batch 1 and 128) are in 'Defense cost per image'.",
         lambda: [*VICTIM, "--defense", "none",
                  *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:t={t},checkpoint=true")],
