@@ -344,8 +344,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "EOT over 4 draws, the same 100 images (batches of 20, each cached on disk when it finishes, so an attack "
         "resumes where it stopped). The gradient-masking audit of DiffPure at t* = 0.1 is below the tables. ms/img "
         "and attack s/img were timed at 1 torch thread while other jobs shared the 2 cores (at least a second "
-        "benchmark process); the clean "
-        "timings (2 threads, batch 1 and 128) are in 'Defense cost per image'.",
+        "benchmark process); the clean timings (2 threads, batch 1 and 128) are in 'Defense cost per image'.",
         lambda: [*VICTIM, "--defense", "none",
                  *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:t={t},checkpoint=true")],
                  *[a for t in (20, 30, 40) for a in ("--defense", f"diffpure-irad:t={t},checkpoint=true")]],

@@ -25,7 +25,7 @@ def test_builtin_ddpm_loads_offline_and_reproduces_its_reference_output(samples)
 
 
 def test_builtin_ddpm_size_range_and_provenance():
-    files = [p for p in (FOLDER / "unet").iterdir()]
+    files = list((FOLDER / "unet").iterdir())
     assert sum(len(p.read_bytes()) for p in files) < 20_000_000
     t_max = json.loads((FOLDER / "trained_range.json").read_text())["t_max"]
     assert t_max >= 100  # DiffPure's t* = 0.1 on CIFAR-10
