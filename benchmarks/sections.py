@@ -152,9 +152,13 @@ def implicit_snapshots() -> list[str]:
     return [str(f.relative_to(ROOT)) for f in found]
 
 
-DIFFPURE_ROWS = ["--defense", "none",
-                 *[a for t in (20, 30, 40, 100) for a in ("--defense", f"diffpure:t={t},checkpoint=true")],
-                 *[a for t in (20, 30, 40) for a in ("--defense", f"diffpure-irad:t={t},checkpoint=true")]]
+def diffpure_defenses(name: str, steps: tuple[int, ...]) -> list[str]:
+    """``--defense NAME:t=T,checkpoint=true`` for each T in ``steps`` (``diffpure`` or ``diffpure-irad``)."""
+    return [a for t in steps for a in ("--defense", f"{name}:t={t},checkpoint=true")]
+
+
+DIFFPURE_DEFENSES = ["--defense", "none", *diffpure_defenses("diffpure", (20, 30, 40, 100)),
+                     *diffpure_defenses("diffpure-irad", (20, 30, 40))]
 
 
 def diffpure_pgd(attack: str, eot: int) -> list[str]:
@@ -357,11 +361,11 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "and attack s/img were timed at 1 torch thread while other jobs shared the 2 cores (at least a second "
         "benchmark process); the clean timings (2 threads, batch 1 and 128) are in 'Defense cost per image'.",
         lambda: VICTIM,
-        runs={"oblivious": [*DIFFPURE_ROWS, *PGD_AND_AUTOATTACK_N1000],
-              **{s: [*DIFFPURE_ROWS, *SCENARIOS[s], *diffpure_pgd("pgd", 4)] for s in ("bpda", "adaptive")},
+        runs={"oblivious": [*DIFFPURE_DEFENSES, *PGD_AND_AUTOATTACK_N1000],
+              **{s: [*DIFFPURE_DEFENSES, *SCENARIOS[s], *diffpure_pgd("pgd", 4)] for s in ("bpda", "adaptive")},
               # the stronger attack where the cost allows: the IRAD paper's headline pair (t* = 0.02)
-              "adaptive-pgd20-eot10": ["--defense", "diffpure:t=20,checkpoint=true", "--defense",
-                                       "diffpure-irad:t=20,checkpoint=true", *SCENARIOS["adaptive"],
+              "adaptive-pgd20-eot10": [*diffpure_defenses("diffpure", (20,)),
+                                       *diffpure_defenses("diffpure-irad", (20,)), *SCENARIOS["adaptive"],
                                        *diffpure_pgd("pgd:steps=20", 10)]},
         prepare=[["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",
                   "--offset", "1000", "--out", "benchmarks/results/ddpm-denoising.json",
