@@ -144,12 +144,17 @@ def jpeg_extra() -> list[str]:
 
 
 def implicit_snapshots() -> list[str]:
-    """The epoch snapshots of the cpu-long implicit-representation run and of its warm restart, in training order."""
+    """The epoch snapshots of the cpu-long implicit-representation run and of its warm restart, in training order;
+    without the runs on disk (a fresh clone), those its committed evaluation names."""
     found = [f for run in (IMPLICIT_RUN, IMPLICIT_RESTART) for f in sorted((ROOT / run / "epochs").glob("epoch-*"))]
-    if not found:
-        raise SystemExit(f"no snapshots in {IMPLICIT_RUN}/epochs: run the commands in "
-                         "src/irad/models/weights/implicit_cifar10/training.json with --out " + IMPLICIT_RUN)
-    return [str(f.relative_to(ROOT)) for f in found]
+    if found:
+        return [str(f.relative_to(ROOT)) for f in found]
+    evaluated = RESULTS / "implicit_curve_eval.json"
+    if evaluated.exists():
+        return list(dict.fromkeys(r["defense"].removeprefix("disco:weights=")
+                                  for r in json.loads(evaluated.read_text())["results"]))
+    raise SystemExit(f"no snapshots in {IMPLICIT_RUN}/epochs: run the commands in "
+                     "src/irad/models/weights/implicit_cifar10/training.json with --out " + IMPLICIT_RUN)
 
 
 def diffpure_defenses(name: str, steps: tuple[int, ...]) -> list[str]:
