@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from report import machine, table
 
+from irad.auditing import PRESETS
+
 SHARED_MODELS = "../shared/models/cifar10-resnet-idelbayev/"
 
 
@@ -47,9 +49,13 @@ def audit(d: dict) -> list[str]:
              f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}"] for r in d["defenses"]]
     advice = [f"- {r['defense']}, {c['name']}: {c['advice']}"
               for r in d["defenses"] for c in r["checks"] if c["advice"]]
+    preset_queries = PRESETS["cpu"]["square_queries"]
+    queries = d["config"].get("square_queries", preset_queries)  # absent in files from before --square-queries
+    square = f"Square {queries} queries" + (f" (`--square-queries`; the preset: {preset_queries})"
+                                            if queries != preset_queries else "")
     return [f"CIFAR-10 (JPEG-75) test, n={d['config']['n']} (stratified), victim ResNet-56 (../shared/models). cpu "
             "preset: PGD 10 / 30 steps, APGD 1 / 3 restarts, EOT 1 / 4 (EOT 4 in the white-box measurements of "
-            "randomized defenses), Square 300 queries, no AutoAttack. RA columns: PGD-10 per scenario; white box = "
+            f"randomized defenses), {square}, no AutoAttack. RA columns: PGD-10 per scenario; white box = "
             f"the stronger of bpda and adaptive. Machine: {machine(d['environment'])}.", "",
             *table(["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
                     "RA oblivious / bpda / adaptive", "RA Square", "RA at eps 64/255"], rows), "", *advice]

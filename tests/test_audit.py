@@ -71,12 +71,15 @@ def test_cli_writes_the_documented_json(tmp_path):
 
     out = tmp_path / "audit.json"
     assert main(["audit", "--dataset", "foolbox-cifar10", "--n", "4", "--defense", "none", "--preset", "cpu",
-                 "--no-progress", "--out", str(out)]) == 0
+                 "--square-queries", "7", "--no-progress", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert set(data) == {"config", "environment", "defenses"} and data["config"]["n"] == 4
+    assert data["config"]["preset"] == "cpu" and data["config"]["square_queries"] == 7  # the override, recorded
     (entry,) = data["defenses"]
     assert entry["defense"] == "none" and {"name", "status", "evidence", "advice"} <= set(entry["checks"][0])
     assert all(c["status"] in ("PASS", "WARN", "FAIL") for c in entry["checks"])
+    blackbox = next(c for c in entry["checks"] if c["name"] == "blackbox-and-transfer")
+    assert blackbox["evidence"]["square_queries"] == 7
 
 
 def test_eval_audit_attaches_the_reports(tmp_path):

@@ -142,11 +142,12 @@ def attack_monotonicity(ctx: AuditContext) -> CheckResult:
 def blackbox_and_transfer(ctx: AuditContext) -> CheckResult:
     m, w = ctx.measure, ctx.whitebox()
     white = m.ra(ctx.pgd(), w, ctx.eps, ctx.eot)
-    square = m.ra(f"square:n_queries={ctx.preset['square_queries']}", "adaptive", ctx.eps, ctx.eot)
+    queries = ctx.preset["square_queries"]
+    square = m.ra(f"square:n_queries={queries}", "adaptive", ctx.eps, ctx.eot)
     transfer = m.ra(ctx.pgd(), "oblivious", ctx.eps)
     tol = m.tolerance(white, square, transfer)
-    evidence = {"whitebox": {"scenario": w, "ra": white}, "square_ra": square, "transfer_ra": transfer,
-                "tolerance": round(tol, 2)}
+    evidence = {"whitebox": {"scenario": w, "ra": white}, "square_ra": square, "square_queries": queries,
+                "transfer_ra": transfer, "tolerance": round(tol, 2)}
     beaten = [name for name, ra in (("Square (black box)", square), ("transfer", transfer)) if white > ra + tol]
     return _verdict("blackbox-and-transfer", evidence, beaten,
                     f"the white-box attack is weaker than {' and '.join(beaten)}: its gradients mislead it; report the "

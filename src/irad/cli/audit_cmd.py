@@ -24,6 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eps", type=fraction, default=8 / 255)
     p.add_argument("--norm", default="Linf", choices=["Linf", "L2"])
     p.add_argument("--eot-samples", type=int, default=None, help="EOT samples (default: the preset's)")
+    p.add_argument("--square-queries", type=positive_int, default=None,
+                   help="Square's query budget in the black-box check (default: the preset's); for a defense too "
+                        "slow for the preset's budget, at the cost of a weaker check")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
@@ -41,13 +44,17 @@ def run(args: argparse.Namespace) -> int:
     classifier = classifier_from_args(args)
     specs = args.defense or ["none"]
     defenses = {spec: create_defense(spec) for spec in specs}
-    reports = run_audits(classifier, defenses, data, args.preset, args.eps, args.norm, args.eot_samples,
+    preset = dict(PRESETS[args.preset])
+    if args.square_queries:
+        preset["square_queries"] = args.square_queries
+    reports = run_audits(classifier, defenses, data, preset, args.eps, args.norm, args.eot_samples,
                          args.batch_size, args.seed, not args.no_progress,
                          on_report=lambda report: print(format_audit(report), flush=True), adv_cache=args.adv_cache)
     if args.out:
         config = {k: getattr(args, k) for k in ("dataset", "data_root", "split", "offset", "classifier", "weights",
                                                 "preset", "eps", "norm", "eot_samples", "seed")}
-        atomic_write_json(args.out, {"config": {**config, "n": len(data), "defenses": list(defenses)},
+        config |= {"n": len(data), "square_queries": preset["square_queries"], "defenses": list(defenses)}
+        atomic_write_json(args.out, {"config": config,
                                      "environment": environment(args.device),
                                      "defenses": [r.to_dict() for r in reports]})
         print(f"audit written to {args.out}")
