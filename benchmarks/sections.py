@@ -180,8 +180,7 @@ def _diffpure_extra() -> list[str]:
                   "![DDPM purification grid: per t, rows clean / diffused to t / purified]"
                   "(benchmarks/results/ddpm-grid.png)", ""]
     if (RESULTS / "audit_diffpure.json").exists():
-        parts += ["Gradient-masking audit of `diffpure:t=100` (`irad audit`, cpu preset with Square at 40 "
-                  "queries, the first 20 images):", "",
+        parts += ["Gradient-masking audit of `diffpure:t=100` (`irad audit`, the first 20 images):", "",
                   *tables.audit(json.loads((RESULTS / "audit_diffpure.json").read_text())), ""]
     return parts
 
@@ -376,10 +375,10 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         prepare=[["irad", "analyze", "ddpm", "--weights", "builtin", "--data-root", f"{SHARED}/data", "--n", "100",
                   "--offset", "1000", "--out", "benchmarks/results/ddpm-denoising.json",
                   "--grid", "benchmarks/results/ddpm-grid.png"],
-                 # Square at 40 queries, not the preset's 300: each query runs 100 reverse steps 4 times (EOT), and
-                 # 300 would take ~5 h per batch of 10 on one core
+                 # Square at 100 queries, not the preset's 300: each query purifies 4 times (EOT) through 100
+                 # reverse steps (40 queries took 8 min per batch of 10 on 1 thread; 300 did not fit a CPU session)
                  ["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
-                  "--square-queries", "40", "--n", "20", "--batch-size", "10", "--adv-cache",
+                  "--square-queries", "100", "--n", "20", "--batch-size", "10", "--adv-cache",
                   f"{WORK}/audit-diffpure", "--no-progress", "--out", "benchmarks/results/audit_diffpure.json"]],
         requires=lambda: None if (ROOT / "src/irad/models/weights/ddpm_cifar10/unet").is_dir() else (
             "pending weights: the built-in DDPM is not packaged yet (`irad train ddpm --preset cpu-lownoise`, then "
