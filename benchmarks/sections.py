@@ -376,7 +376,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                   "--offset", "1000", "--out", "benchmarks/results/ddpm-denoising.json",
                   "--grid", "benchmarks/results/ddpm-grid.png"],
                  # Square at 100 queries, not the preset's 300: each query purifies 4 times (EOT) through 100
-                 # reverse steps (40 queries took 8 min per batch of 10 on 1 thread; 300 did not fit a CPU session)
+                 # reverse steps (100 queries took 19 and 48 min for the two batches of 10 at 1 thread)
                  ["irad", "audit", *VICTIM, "--defense", "diffpure:t=100,checkpoint=true", "--preset", "cpu",
                   "--square-queries", "100", "--n", "20", "--batch-size", "10", "--adv-cache",
                   f"{WORK}/audit-diffpure", "--no-progress", "--out", "benchmarks/results/audit_diffpure.json"]],
