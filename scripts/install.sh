@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install irad and its command-line tool.
-#   bash scripts/install.sh          # the library and CLI
+#   bash scripts/install.sh          # the library and CLI, with irad[imagenet] (the ImageNet classifiers)
 #   bash scripts/install.sh --test   # plus the test dependencies
 # Where it installs: an active virtual environment, else the interpreter ($PYTHON, default python3) when pip may
 # write to it (pyenv, conda, a user install), else -- a distribution's "externally managed" Python (PEP 668: Debian
@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-extras=""
+extras="[imagenet]"
 [ "${1:-}" = "--test" ] && extras="[test]"
 
 if [ -x .venv/bin/python ]; then

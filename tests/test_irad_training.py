@@ -66,6 +66,29 @@ def test_train_implicit_one_epoch_each_task(task, pairs_dir, tmp_path):
     assert d(torch.rand(2, 3, 32, 32)).shape == (2, 3, 32, 32)
 
 
+def test_random_crops_cut_the_same_window_from_every_tensor():
+    from irad.training.tasks import random_crops
+
+    a = torch.arange(2 * 3 * 20 * 30, dtype=torch.float32).view(2, 3, 20, 30)
+    ca, cb = random_crops(8, a, a + 1, generator=torch.Generator().manual_seed(0))
+    assert ca.shape == cb.shape == (2, 3, 8, 8) and torch.equal(cb, ca + 1)
+    for i in range(2):  # each window is a contiguous block of its own image
+        top, left = divmod(int(ca[i, 0, 0, 0]) - i * 3 * 20 * 30, 30)
+        assert torch.equal(ca[i], a[i, :, top:top + 8, left:left + 8])
+    with pytest.raises(ValueError, match="larger"):
+        random_crops(21, a)
+
+
+def test_train_implicit_on_random_crops(pairs_dir, tmp_path):
+    out = tmp_path / "crops"
+    assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--crop", "16", "--crops-per-image", "3",
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["history"][0]["loss"] > 0 and metrics["config"]["crop"] == 16
+    # the model trained on 16 px crops purifies whole 32 px images
+    assert create_defense(f"disco:weights={out}")(torch.rand(2, 3, 32, 32)).shape == (2, 3, 32, 32)
+
+
 def test_implicit_warm_restart_starts_from_init_weights(pairs_dir, tmp_path, capsys):
     first, again = tmp_path / "first", tmp_path / "again"
     assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--out", str(first)]) == 0

@@ -8,6 +8,7 @@ from irad.auditing import PRESETS, format_audit, run_audits
 from irad.cli.common import add_classifier_args, add_data_args, classifier_from_args, fraction, positive_int
 from irad.data import load_eval_data
 from irad.defenses import create_defense
+from irad.models import input_geometry
 from irad.utils.checkpoint import atomic_write_json
 from irad.utils.provenance import environment
 
@@ -40,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     n = args.n or PRESETS[args.preset]["n"]
-    data = load_eval_data(args.dataset, args.data_root, args.split, n, args.offset)
+    data = load_eval_data(args.dataset, args.data_root, args.split, n, args.offset, **input_geometry(args.classifier))
     classifier = classifier_from_args(args)
     specs = args.defense or ["none"]
     defenses = {spec: create_defense(spec) for spec in specs}

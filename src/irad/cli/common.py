@@ -7,7 +7,7 @@ import argparse
 from torch import nn
 
 from irad.data import load_eval_data, load_into_memory
-from irad.models import load_classifier
+from irad.models import input_geometry, load_classifier
 from irad.utils.spec import parse_value
 
 
@@ -44,8 +44,9 @@ def add_data_args(p: argparse.ArgumentParser, n_default: int | None = 500) -> No
 
 def add_classifier_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifier", default="resnet20", help="classifier name (`irad list classifiers`)")
-    p.add_argument("--weights", default="irad-cifar10",
-                   help="checkpoint path or weights tag; 'none' for random init (default: %(default)s)")
+    p.add_argument("--weights", default="default",
+                   help="checkpoint path or weights tag; 'default': the classifier's own default (resnet20: "
+                        "irad-cifar10, efficientnet-lite*: imagenet); 'none' for random init (default: %(default)s)")
 
 
 def add_crafting_args(p: argparse.ArgumentParser, attack_help: str) -> None:
@@ -67,7 +68,8 @@ def classifier_from_args(args: argparse.Namespace) -> nn.Module:
 
 def load_images(args: argparse.Namespace):
     """The images the data arguments select, decoded once: ``(dataset, float (N, 3, H, W) in [0, 1], labels (N,))``."""
-    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset)
+    geometry = input_geometry(args.classifier) if getattr(args, "classifier", None) else {}
+    data = load_eval_data(args.dataset, args.data_root, args.split, args.n, args.offset, **geometry)
     x, y = load_into_memory(data, desc="loading images")
     return data, x.float().div_(255), y
 

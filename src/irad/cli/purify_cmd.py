@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed for randomized defenses")
     p.add_argument("--classifier", default="resnet20",
                    help="model for defenses that read one (R-CAM guided deflection; default: %(default)s)")
-    p.add_argument("--weights", default="irad-cifar10", help="its weights (default: %(default)s)")
+    p.add_argument("--weights", default="default", help="its weights (default: the classifier's default tag)")
     p.set_defaults(func=run)
 
 

@@ -36,7 +36,7 @@ def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]
             kwargs.update(nargs="+", type=type(default[0]) if default else int)
         elif isinstance(default, float) or f.name in ("eps", "adversarial_eps"):
             kwargs["type"] = fraction
-        elif isinstance(default, int) or f.name in ("n", "limit", "train_limit", "test_limit"):
+        elif isinstance(default, int) or str(f.type) == "int | None":
             kwargs["type"] = int
         p.add_argument(flag, **kwargs, help=f"(default: preset, else {default!r})")
 

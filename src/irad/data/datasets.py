@@ -42,6 +42,45 @@ class ImageFolderDataset(tvd.ImageFolder):
         super().__init__(str(root), transform=transform, loader=open_rgb, is_valid_file=_is_image)
 
 
+class ImageNetFolder(ImageFolderDataset):
+    """``<split>/<wnid>/*`` with each folder's label its wnid's index in the 1000-class list ``wnids`` (a split may
+    hold any subset of the classes: ``classes`` is always the full list)."""
+
+    def __init__(self, root: str | os.PathLike, wnids: Sequence[str], transform=None):
+        self._wnids = list(wnids)
+        unknown = sorted(d.name for d in Path(root).iterdir() if d.is_dir() and d.name not in set(self._wnids))
+        if unknown:
+            raise IradError(f"{root}: class folders {unknown[:5]} are not ImageNet wnids of the class list")
+        tvd.DatasetFolder.__init__(self, str(root), loader=open_rgb, transform=transform, is_valid_file=_is_image,
+                                   allow_empty=True)
+        self.imgs = self.samples
+
+    def find_classes(self, directory: str) -> tuple[list[str], dict[str, int]]:
+        return self._wnids, {w: i for i, w in enumerate(self._wnids)}
+
+
+SYNSET_FILES = ("synset_words.txt", "LOC_synset_mapping.txt")  # "<wnid> <names>" per line, in label order
+
+
+def imagenet_wnids(base: Path, split_dir: Path) -> list[str]:
+    """The 1000 wnids in label order: the first line-per-class file of :data:`SYNSET_FILES` found in ``base`` (the
+    folder above the split), else the split's own folders when it holds all 1000 (standard indices are sorted
+    wnids)."""
+    for name in SYNSET_FILES:
+        f = base / name
+        if f.is_file():
+            wnids = [line.split()[0] for line in f.read_text().splitlines() if line.strip()]
+            if len(wnids) != 1000 or len(set(wnids)) != 1000:
+                raise IradError(f"{f} lists {len(set(wnids))} distinct wnids, ImageNet has 1000")
+            return wnids
+    folders = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
+    if len(folders) == 1000:
+        return folders
+    raise IradError(f"{split_dir} holds {len(folders)} class folders, so their labels cannot be told from folder "
+                    f"order; put the 1000-class list ({' or '.join(SYNSET_FILES)}, one '<wnid> <name>' line per "
+                    f"class in label order) in {base}")
+
+
 def _is_image(path: str) -> bool:
     return path.lower().endswith(IMAGE_SUFFIXES)
 
@@ -56,15 +95,24 @@ def _folder_candidates(root: Path, name: str, split: str) -> list[Path]:
     return [b / s for b in bases for s in splits]
 
 
-def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "test", download: bool = False) -> Dataset:
-    """Load dataset ``name`` (one of :data:`DATASETS`) as ``(image, label)`` pairs; see the module doc for lookup."""
+def load_dataset(name: str, root: str | os.PathLike | None = None, split: str = "test", download: bool = False,
+                 image_size: int = 224, crop_pct: float = 0.875) -> Dataset:
+    """Load dataset ``name`` (one of :data:`DATASETS`) as ``(image, label)`` pairs; see the module doc for lookup.
+
+    ImageNet images are resized (shorter side ``round(image_size / crop_pct)``, bicubic with antialiasing) and
+    centre-cropped to ``image_size`` (pass the classifier's ``input_size`` and ``crop_pct``); labels come from
+    :func:`imagenet_wnids`, so a split holding only some classes keeps the standard indices.
+    """
     check_choice("dataset", name, DATASETS)
     check_choice("split", split, SPLITS)
     base = resolve_data_root(root)
-    transform = _imagenet_transform() if name == "imagenet" else T.ToTensor()
+    transform = imagenet_transform(image_size, crop_pct) if name == "imagenet" else T.ToTensor()
     for cand in _folder_candidates(base, name, split):
         if _has_class_folders(cand):
-            ds = ImageFolderDataset(cand, transform=transform)
+            if name == "imagenet":
+                ds = ImageNetFolder(cand, imagenet_wnids(cand.parent, cand), transform=transform)
+            else:
+                ds = ImageFolderDataset(cand, transform=transform)
             if len(ds) == 0:
                 raise IradError(f"no image files in {cand}")
             _check_classes(name, ds.classes, cand)
@@ -95,8 +143,11 @@ def _check_classes(name: str, classes: Sequence[str], where: Path) -> None:
         raise IradError(f"{where}: class folders {list(classes)} do not match CIFAR-10's {list(CIFAR10_CLASSES)}")
 
 
-def _imagenet_transform() -> T.Compose:
-    return T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])
+def imagenet_transform(image_size: int = 224, crop_pct: float = 0.875) -> T.Compose:
+    """PIL image -> ``(3, image_size, image_size)`` in [0, 1]: shorter side to ``round(image_size / crop_pct)``
+    (bicubic, antialiased, as timm's evaluation transform), then the centre crop."""
+    return T.Compose([T.Resize(round(image_size / crop_pct), interpolation=T.InterpolationMode.BICUBIC),
+                      T.CenterCrop(image_size), T.ToTensor()])
 
 
 def dataset_targets(ds: Dataset) -> list[int]:
@@ -113,8 +164,11 @@ def dataset_targets(ds: Dataset) -> list[int]:
 
 
 def stratified_indices(targets: Sequence[int], n: int | None) -> list[int]:
-    """The same ``n`` indices every run, equal per class: the first ``n // C`` items of each class in dataset
-    order, the remainder one more each for the lowest class ids. ``None`` or ``n >= len`` keeps everything.
+    """The same ``n`` indices every run, balanced over classes: rounds over the classes in id order, each round
+    taking the next item (in dataset order) of every class that has one left, until ``n`` are taken; returned in
+    dataset order. With equal class counts that is the first ``n // C`` items of each class, the remainder one more
+    each for the lowest class ids; with uneven counts (ImageNet's val subset) small classes simply run out first.
+    ``None`` or ``n >= len`` keeps everything.
 
     For a class-folder layout (files sorted by class, then name) this is what "the first n test images"
     means with classes balanced.
@@ -123,15 +177,11 @@ def stratified_indices(targets: Sequence[int], n: int | None) -> list[int]:
         return list(range(len(targets)))
     if n <= 0:
         raise IradError(f"--n must be positive, got {n}")
-    classes = sorted(set(targets))
-    per, extra = divmod(n, len(classes))
-    quota = {c: per + (1 if i < extra else 0) for i, c in enumerate(classes)}
-    picked: list[int] = []
+    members: dict[int, list[int]] = {}
     for i, t in enumerate(targets):
-        if quota[t] > 0:
-            picked.append(i)
-            quota[t] -= 1
-    return picked
+        members.setdefault(t, []).append(i)
+    order = sorted((rank, c) for c, items in members.items() for rank in range(len(items)))
+    return sorted(members[c][rank] for rank, c in order[:n])
 
 
 def stratified_subset(ds: Dataset, n: int | None, offset: int = 0) -> Subset:
@@ -146,11 +196,11 @@ def stratified_subset(ds: Dataset, n: int | None, offset: int = 0) -> Subset:
     return Subset(ds, [i for i in stratified_indices(targets, n + offset) if i not in taken])
 
 
-def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:
+def load_foolbox_samples(name: str = "cifar10", image_size: int = 224, crop_pct: float = 0.875) -> TensorDataset:
     """The 20 samples shipped inside the ``foolbox`` wheel (``cifar10``, ``cifar100`` or ``imagenet``).
 
     Read straight from the package files (foolbox itself is not imported). The CIFAR samples are lossless 32x32
-    PNGs; the ImageNet ones are JPEGs of varying size, resized (shorter side 256) and centre-cropped to 224x224.
+    PNGs; the ImageNet ones are JPEGs of varying size, resized and centre-cropped by :func:`imagenet_transform`.
     """
     import importlib.util
 
@@ -162,7 +212,7 @@ def load_foolbox_samples(name: str = "cifar10") -> TensorDataset:
     if not files:
         raise IradError(f"no {name} samples in {folder}")
     images, labels = [], []
-    convert = _imagenet_transform() if name == "imagenet" else to_tensor
+    convert = imagenet_transform(image_size, crop_pct) if name == "imagenet" else to_tensor
     for f in files:
         images.append(convert(open_rgb(f)))
         labels.append(int(f.stem.rsplit("_", 1)[1]))

@@ -24,9 +24,11 @@ def dataset_classes(name: str) -> int | None:
 
 
 def load_eval_data(dataset: str, data_root: str | os.PathLike | None = None, split: str = "test",
-                   n: int | None = None, offset: int = 0) -> Subset:
+                   n: int | None = None, offset: int = 0, image_size: int = 224, crop_pct: float = 0.875) -> Subset:
     """The evaluation set: ``dataset`` from the data root (or foolbox's samples for ``foolbox-<name>``), as a
-    stratified subset of ``n`` after leaving out the first ``offset`` (see :func:`stratified_subset`)."""
+    stratified subset of ``n`` after leaving out the first ``offset`` (see :func:`stratified_subset`). ImageNet
+    images are resized and cropped to ``image_size`` (pass :func:`irad.models.input_geometry` of the classifier)."""
     name, foolbox = parse_dataset(dataset)
-    ds = load_foolbox_samples(name) if foolbox else load_dataset(name, data_root, split)
+    geometry = dict(image_size=image_size, crop_pct=crop_pct)
+    ds = load_foolbox_samples(name, **geometry) if foolbox else load_dataset(name, data_root, split, **geometry)
     return stratified_subset(ds, n, offset)

@@ -23,18 +23,23 @@ from irad.utils.precision import PRECISIONS, autocast
 from irad.utils.validation import check_choice
 
 SAMPLERS = ("samplenet", "none", "si", "sv")
-# built-in weights: IRAD (implicit representation + SampleNet) and the implicit representation alone (DISCO-style
-# query and the naive samplers)
-BUILTIN = {"samplenet": "irad_cifar10", "implicit": "implicit_cifar10"}
+# built-in weights by (name, kind): IRAD's (implicit representation + SampleNet) and the implicit representation
+# alone (DISCO-style query and the naive samplers). On ImageNet both are one file: SampleNet was trained over that
+# implicit representation frozen, so DISCO reads the same weights and leaves SampleNet unused.
+BUILTIN = {("cifar10", "samplenet"): "irad_cifar10", ("cifar10", "implicit"): "implicit_cifar10",
+           ("imagenet", "samplenet"): "irad_imagenet", ("imagenet", "implicit"): "irad_imagenet"}
+BUILTIN_ALIASES = {"builtin": "cifar10"}  # the default: the CIFAR-10 built-ins
 
 
 def resolve_weights(weights: str | os.PathLike, kind: str = "samplenet") -> Path:
-    """``builtin`` -> the weights shipped in the package (``kind``: ``samplenet`` for IRAD's, ``implicit`` for the
-    implicit representation alone); anything else is a path."""
-    if str(weights) == "builtin":
-        return packaged_weights(BUILTIN[kind], "train them with `irad train implicit` / `irad train samplenet`, or "
-                                               "convert the released ones with `irad convert official`, and pass "
-                                               "weights=DIR")
+    """A built-in name -> the weights shipped in the package: ``builtin`` or ``cifar10`` (trained on CIFAR-10) or
+    ``imagenet`` (``kind``: ``samplenet`` for IRAD's, ``implicit`` for the implicit representation alone);
+    anything else is a path."""
+    name = BUILTIN_ALIASES.get(str(weights), str(weights))
+    if (name, kind) in BUILTIN:
+        return packaged_weights(BUILTIN[name, kind], "train them with `irad train implicit` / `irad train "
+                                                     "samplenet`, or convert the released ones with `irad convert "
+                                                     "official`, and pass weights=DIR")
     return Path(weights)
 
 

@@ -19,7 +19,7 @@ from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, load_results, write_results
 from irad.evaluation.runner import evaluate
-from irad.models import load_classifier
+from irad.models import input_geometry, load_classifier
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
 from irad.utils.provenance import environment
@@ -61,7 +61,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise IradError("--device cuda requested but CUDA is not available on this machine")
     torch.manual_seed(cfg.seed)
-    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset)
+    data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset, **input_geometry(cfg.classifier))
     num_classes = dataset_classes(cfg.dataset)
     classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}

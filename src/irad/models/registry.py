@@ -13,6 +13,7 @@ from torch import nn
 
 from irad.data import dataset_classes
 from irad.errors import IradError
+from irad.models import efficientnet_lite as lite
 from irad.models.cifar_resnet import CifarResNet
 from irad.models.normalized import NormalizedClassifier
 from irad.models.resnet18 import ResNet18
@@ -30,7 +31,10 @@ class ClassifierInfo:
     """How to build one architecture and which named weights exist for it.
 
     ``weights`` maps a tag to ``package:<file>`` (shipped in ``irad/models/weights``), ``url:<address>``
-    (downloaded once into the torch hub cache) or ``torchvision:<enum>`` (torchvision's own weights).
+    (downloaded once into the torch hub cache), ``torchvision:<enum>`` (torchvision's own weights) or a function
+    returning the state dict (weights from an installed package). ``default_weights``: the tag ``weights="default"``
+    (the command line's default) selects. ``crop_pct``: the ImageNet loader resizes the shorter side to
+    ``input_size / crop_pct`` and centre-crops ``input_size``.
     """
 
     name: str
@@ -40,7 +44,9 @@ class ClassifierInfo:
     description: str
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
-    weights: dict[str, str] = field(default_factory=dict)
+    weights: dict[str, str | Callable[[], dict[str, torch.Tensor]]] = field(default_factory=dict)
+    default_weights: str | None = None
+    crop_pct: float = 0.875
 
 
 _REGISTRY: dict[str, ClassifierInfo] = {}
@@ -67,7 +73,8 @@ def create_classifier(name: str, weights: str | os.PathLike | None = None, num_c
     Args:
         name: an architecture of :func:`list_classifiers` (``irad list classifiers``), e.g. ``"resnet20"``.
         weights: a checkpoint path (safetensors, or a torch state dict read with ``weights_only=True``), a tag of
-            the architecture (e.g. ``"irad-cifar10"``, ``"idelbayev"``), or None for random initialisation.
+            the architecture (e.g. ``"irad-cifar10"``, ``"idelbayev"``, ``"imagenet"``), ``"default"`` for the
+            architecture's default tag, or None for random initialisation.
         num_classes: the head's size (default: the architecture's own).
 
     Returns:
@@ -85,6 +92,11 @@ def create_classifier(name: str, weights: str | os.PathLike | None = None, num_c
     info = classifier_info(name)
     n = num_classes or info.num_classes
     net = info.build(n)
+    if weights == "default":
+        if info.default_weights is None:
+            tags = ", ".join(info.weights) or "none"
+            raise IradError(f"{name!r} has no default weights; pass a checkpoint path, a tag ({tags}) or 'none'")
+        weights = info.default_weights
     if weights is not None:
         if str(weights) in info.weights:
             _load_tagged(net, info, str(weights))
@@ -104,6 +116,12 @@ def load_classifier(name: str, weights: str | os.PathLike | None = None, dataset
     return create_classifier(name, weights, dataset_classes(dataset) if dataset else None).to(device)
 
 
+def input_geometry(name: str) -> dict[str, float]:
+    """``{"image_size", "crop_pct"}`` of classifier ``name``: what the ImageNet loader needs to feed it."""
+    info = classifier_info(name)
+    return {"image_size": info.input_size, "crop_pct": info.crop_pct}
+
+
 def packaged_weights(name: str, hint: str = "") -> Path:
     """Path of file or folder ``name`` among the weights shipped inside the package; a clear error if absent."""
     path = Path(str(resources.files("irad.models") / "weights" / name))
@@ -113,7 +131,11 @@ def packaged_weights(name: str, hint: str = "") -> Path:
 
 
 def _load_tagged(net: nn.Module, info: ClassifierInfo, tag: str) -> None:
-    kind, _, ref = info.weights[tag].partition(":")
+    source = info.weights[tag]
+    if callable(source):
+        load_module_weights(net, source(), what=f"classifier {info.name!r}")
+        return
+    kind, _, ref = source.partition(":")
     if kind == "package":
         load_module_weights(net, packaged_weights(ref), what=f"classifier {info.name!r}")
     elif kind == "url":
@@ -145,6 +167,17 @@ def _cifar(depth: int, idelbayev_file: str | None, shipped: str | None = None) -
     return ClassifierInfo(
         name=f"resnet{depth}", build=lambda n: CifarResNet(depth, n), num_classes=10, input_size=32,
         description=f"CIFAR ResNet-{depth}, option-A shortcuts (He et al. 2016)", weights=weights,
+        default_weights="irad-cifar10" if shipped else None,
+    )
+
+
+def _lite(variant: int) -> ClassifierInfo:
+    size, crop = lite.VARIANTS[variant]
+    return ClassifierInfo(
+        name=f"efficientnet-lite{variant}", build=lambda n: lite.build_lite(variant, n), num_classes=1000,
+        input_size=size, crop_pct=crop, mean=(127 / 255,) * 3, std=(128 / 255,) * 3,
+        description=f"EfficientNet-Lite{variant} for ImageNet (timm architecture; weights: {lite.INSTALL_HINT})",
+        weights={"imagenet": lambda: lite.package_weights(variant)}, default_weights="imagenet",
     )
 
 
@@ -163,5 +196,7 @@ register_classifier(ClassifierInfo("wrn28-10", lambda n: WideResNet(28, 10, n), 
 register_classifier(ClassifierInfo("vgg16bn", VGG16BN, 10, 32, "VGG-16 with batch norm for 32x32 inputs"))
 register_classifier(ClassifierInfo(
     "resnet50", _torchvision_resnet50, 1000, 224, "torchvision ImageNet ResNet-50",
-    weights={"imagenet": "torchvision:ResNet50_Weights.IMAGENET1K_V1"},
+    weights={"imagenet": "torchvision:ResNet50_Weights.IMAGENET1K_V1"}, default_weights="imagenet",
 ))
+for _variant in lite.VARIANTS:
+    register_classifier(_lite(_variant))

@@ -13,7 +13,8 @@ from irad.models.implicit import ImplicitConfig, ImplicitResampler
 from irad.training.loop import fit
 from irad.training.pairs import load_pairs
 from irad.training.state import config_dict
-from irad.training.tasks import TASKS, degrade, dihedral
+from irad.defenses.implicit import resolve_weights
+from irad.training.tasks import TASKS, degrade, dihedral, random_crops
 from irad.training.validation import load_validation, purifier_metrics
 from irad.utils.precision import autocast
 from irad.utils.validation import check_choice
@@ -37,8 +38,10 @@ class ImplicitTrainConfig:
     schedule: str = "constant"  # or cosine (to 0 over all epochs)
     val_pairs: str | None = None  # validation pairs: per-epoch L1 and the source classifier's SA / RA; keeps best/
     keep_epochs: bool = False  # also write every epoch's weights (float16) to epochs/ for learning curves
-    init: str | None = None  # start from these weights (a directory written by save, same architecture) with a
-    # fresh optimizer and schedule: a warm restart of a finished run
+    init: str | None = None  # start from these weights (a directory written by save, same architecture, or a
+    # built-in name: builtin/cifar10, imagenet) with a fresh optimizer and schedule: a warm restart or a fine-tune
+    crop: int | None = None  # train on random crop x crop patches of the pairs (LIIF-style), not whole images
+    crops_per_image: int = 1  # patches per pair per epoch (with crop)
 
 
 PRESETS: dict[str, dict] = {
@@ -47,6 +50,11 @@ PRESETS: dict[str, dict] = {
     "cpu-long": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=20, batch_size=32, lr=5e-4,
                      precision="bf16", channels_last=True, schedule="cosine", keep_epochs=True),
     "paper": dict(n_resblocks=16, n_feats=64, hidden=[256, 256, 256, 256], epochs=40, batch_size=128, lr=1e-4),
+    # ImageNet (`irad make-pairs --preset imagenet`): the CIFAR-10 built-in fine-tuned on 48 px random crops of
+    # the 800 training pairs at 224 px, 16 crops per pair per epoch, bf16; the built-in ImageNet weights
+    "imagenet": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=30, batch_size=32, lr=2e-4,
+                     precision="bf16", channels_last=True, schedule="cosine", init="builtin", crop=48,
+                     crops_per_image=16),
 }
 
 
@@ -62,7 +70,7 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
     torch.manual_seed(cfg.seed)
     model = ImplicitResampler(ImplicitConfig(cfg.n_resblocks, cfg.n_feats, list(cfg.hidden), None))
     if cfg.init:
-        start = ImplicitResampler.load(cfg.init)
+        start = ImplicitResampler.load(resolve_weights(cfg.init, "implicit"))
         if start.cfg != model.cfg:
             raise IradError(f"--init {cfg.init} holds a {start.cfg} model; this run builds {model.cfg}")
         model.load_state_dict(start.state_dict())
@@ -70,9 +78,16 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(memory_format=memory)
 
+    size = len(clean) * (cfg.crops_per_image if cfg.crop else 1)
+
     def step(idx: torch.Tensor, gen: torch.Generator):
-        c = clean[idx].to(device).float() / 255
-        a = adv[idx].to(device).float() / 255
+        idx = idx % len(clean)
+        if cfg.crop:
+            c, a = random_crops(cfg.crop, clean[idx], adv[idx], generator=gen)
+        else:
+            c, a = clean[idx], adv[idx]
+        c = c.to(device).float() / 255
+        a = a.to(device).float() / 255
         c, a = dihedral(c, a, generator=gen)
         inp = degrade(cfg.task, c, a, generator=gen if device == "cpu" else None).contiguous(memory_format=memory)
         with autocast(device, cfg.precision):
@@ -91,7 +106,7 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
     def snapshot(epoch: int) -> None:
         model.save(out / "epochs" / f"epoch-{epoch:03d}", dtype=torch.float16)
 
-    history = fit(model, list(model.parameters()), step, len(clean), config_dict(cfg), out, epochs=cfg.epochs,
+    history = fit(model, list(model.parameters()), step, size, config_dict(cfg), out, epochs=cfg.epochs,
                   batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
                   save=lambda: model.save(out), progress=progress, schedule=cfg.schedule, validate=validate,
                   select=select, save_best=lambda: model.save(out / "best"),

@@ -52,3 +52,15 @@ def dihedral(*images: torch.Tensor, generator: torch.Generator | None = None,
             x = x.transpose(-1, -2)
         out.append(x)
     return tuple(out)
+
+
+def random_crops(size: int, *images: torch.Tensor, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    """One random ``size x size`` window per item, the same window in every tensor: ``(N, C, H, W)`` ->
+    ``(N, C, size, size)`` each."""
+    n, _, h, w = images[0].shape
+    if size > min(h, w):
+        raise ValueError(f"crop {size} is larger than the {h}x{w} images")
+    top = torch.randint(0, h - size + 1, (n,), generator=generator).tolist()
+    left = torch.randint(0, w - size + 1, (n,), generator=generator).tolist()
+    return tuple(torch.stack([x[i, :, t:t + size, l:l + size] for i, (t, l) in enumerate(zip(top, left))])
+                 for x in images)
