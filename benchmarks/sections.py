@@ -32,6 +32,21 @@ DEFLECTION_GRID = [(k, r) for k in (10, 20, 40, 80) for r in (1, 2, 4)]
 PGD_AND_AUTOATTACK_N1000 = ["--attack", "pgd", "--attack", "autoattack", "--scenario", "oblivious", "--eps", "8/255",
                             "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"]
 SCENARIOS = {s: ["--scenario", s] for s in ("oblivious", "bpda", "adaptive")}
+# ImageNet: the shared val subset (1,300 real ILSVRC2012 val images, 725 classes), victim Lite2 (the purifiers'
+# training signal came from Lite0), Linf 4/255; PGD-10 with step 1/255 reaches the budget's boundary
+IMAGENET = ["--dataset", "imagenet", "--data-root", f"{SHARED}/data", "--split", "val", "--eps", "4/255",
+            "--attack", "pgd:steps=10,alpha=1/255", "--batch-size", "50"]
+IMAGENET_IMPLICIT = ["disco:weights=imagenet,precision=bf16", "irad:weights=imagenet,precision=bf16"]
+IMAGENET_OBLIVIOUS = ["none", "bit-depth:bits=4", "jpeg:quality=75", "randomization", "median:size=3",
+                      *IMAGENET_IMPLICIT, "disco:precision=bf16", "irad:precision=bf16",
+                      "implicit:weights=imagenet,sampler=si,shift=1.5,precision=bf16",
+                      "implicit:weights=imagenet,sampler=sv,shift=1.5,precision=bf16"]
+
+
+def _defenses(specs: list[str]) -> list[str]:
+    return [a for s in specs for a in ("--defense", s)]
+
+
 ALIASING_MODELS = [f"resnet{d}:{IDELBAYEV}/{f}" for d, f in (
     (20, "resnet20-12fca82f.th"), (32, "resnet32-d509ac18.th"), (44, "resnet44-014dd654.th"),
     (56, "resnet56-4bfd9763.th"))]
@@ -385,6 +400,31 @@ SECTIONS: list[EvalSection | ScriptSection] = [
             "`python scripts/package_weights.py ddpm RUN`)."),
         extra=_diffpure_extra),
     EvalSection(
+        "imagenet", "The ImageNet column: IRAD, DISCO and the baselines on EfficientNet-Lite (IRAD paper Tables 2, 3, "
+        "6, 8)",
+        "ImageNet val subset (1,300 real ILSVRC2012 validation images in 725 classes, pre-scaled to 227 px by their "
+        "publisher, in ../shared/data/imagenet/val), resized (shorter side 292, bicubic) and centre-cropped to 260 px; "
+        "n=1000 class-balanced (one image of every class, then a second of the first 275 classes with two). Victim "
+        "EfficientNet-Lite2 (registry-package weights); the ImageNet IRAD/DISCO weights were trained on pairs and "
+        "cross-entropy from Lite0, never a victim. Linf eps 4/255. oblivious: PGD-10 (step 1/255) and standard "
+        "AutoAttack crafted once on the bare victim and shared by every row. `weights=imagenet` rows are the ImageNet "
+        "built-ins, the rows without it the CIFAR-10 built-ins applied unchanged (the paper's cross-dataset Table 6); "
+        "the implicit defenses run in bf16 autocast (within 2e-2 of fp32 per pixel). bpda: PGD-10 through the "
+        "defense with an identity backward, first 200 images; adaptive: PGD-10 end to end through the defense "
+        "(both deterministic: no EOT), first 100 images. lite1: the same defenses in front of a second victim, "
+        "EfficientNet-Lite1 at 240 px, oblivious PGD-10 and AutoAttack.",
+        lambda: IMAGENET,
+        runs={"oblivious": ["--classifier", "efficientnet-lite2", *_defenses(IMAGENET_OBLIVIOUS), "--attack",
+                            "autoattack", "--scenario", "oblivious", "--n", "1000",
+                            "--adv-cache", f"{WORK}/adv-lite2-n1000"],
+              "bpda": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
+                       "--scenario", "bpda", "--n", "200"],
+              "adaptive": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
+                           "--scenario", "adaptive", "--n", "100"],
+              "lite1": ["--classifier", "efficientnet-lite1", *_defenses(["none", *IMAGENET_IMPLICIT]), "--attack",
+                        "autoattack", "--scenario", "oblivious", "--n", "1000",
+                        "--adv-cache", f"{WORK}/adv-lite1-n1000"]}),
+    EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet-size images",
         "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "
         "torchvision ResNet-50 with its IMAGENET1K_V1 weights, PGD-10 Linf 4/255, oblivious; the paper's K=100, r=10, "
@@ -399,6 +439,9 @@ SECTIONS: list[EvalSection | ScriptSection] = [
             "deflection-imagenet` fetches it and runs the table.")),
     ScriptSection("cost", "Defense cost per image", lambda: [_script("benchmarks/defense_cost.py")],
                   defense_cost.render, "cost"),
+    ScriptSection("cost-imagenet", "Defense cost per image at 224 px (ImageNet)",
+                  lambda: [_script("benchmarks/defense_cost.py", "--imagenet", "224")],
+                  defense_cost.render, "cost-imagenet224"),
     ScriptSection(
         "training-speed", "IRAD training throughput: fp32 vs bf16 autocast + channels_last",
         lambda: [["irad", "make-pairs", "--preset", "cpu-long", "--data-root", f"{SHARED}/data",

@@ -7,6 +7,7 @@ made. Maintainers only: users pass their own runs as paths.
   python scripts/package_weights.py implicit runs/implicit-restart ...   # a warm restart: its start run is listed too
   python scripts/package_weights.py irad runs/irad-long
   python scripts/package_weights.py ddpm runs/ddpm-lownoise
+  python scripts/package_weights.py irad-imagenet runs/in-irad   # SampleNet run over `irad train implicit --preset imagenet`
 """
 
 from __future__ import annotations
@@ -192,6 +193,69 @@ def irad(run: Path, dst: Path = DST) -> None:
                                     "sha256": _sha256(base / "model.safetensors")}})
 
 
+def irad_imagenet(run: Path, dst: Path = DST) -> None:
+    """The ImageNet built-ins (``irad:weights=imagenet``, ``disco:weights=imagenet``): one float16 file holding the
+    implicit representation's best epoch and the SampleNet trained over it (frozen: checked tensor by tensor), with
+    both runs' configurations, histories and CPU hours. The pairs must come from the source Lite0, never a victim."""
+    import torch
+
+    from irad.data import load_foolbox_samples
+    from irad.models.implicit import ImplicitResampler
+
+    sn = _json(run / "metrics.json")
+    implicit_best = Path(sn["config"]["implicit"])
+    imp = _json(implicit_best.parent / "metrics.json")
+    for cfg in (sn["config"], imp["config"]):
+        for key in ("pairs", "val_pairs"):
+            if pairs_source_of(Path(cfg[key]))["classifier"] != "efficientnet-lite0":
+                raise SystemExit(f"{cfg[key]} was not crafted on the source efficientnet-lite0")
+    full, base = load_file(run / "best" / "model.safetensors"), load_file(implicit_best / "model.safetensors")
+    if not all(torch.equal(full[k], v) for k, v in base.items()):
+        raise SystemExit(f"{run}'s encoder/decoder differ from {implicit_best}: SampleNet must train over it frozen")
+    folder = dst / "irad_imagenet"
+    folder.mkdir(parents=True, exist_ok=True)
+    ImplicitResampler.load(run / "best").save(folder, dtype=torch.float16)
+    x = load_foolbox_samples("imagenet").tensors[0][:4]
+    model = ImplicitResampler.load(folder)
+    with torch.no_grad():
+        outputs = {"irad": model(x).clamp(0, 1), "disco": model(x, use_samplenet=False).clamp(0, 1)}
+    _write(folder / "reference.json", {
+        "input": "foolbox ImageNet samples 0-3 (224 px)",
+        **{name: {"channel_means": out.mean(dim=(2, 3)).tolist(), "pixels_112_112": out[:, :, 112, 112].tolist()}
+           for name, out in outputs.items()}})
+
+    def stage(metrics: dict) -> dict:
+        h = metrics["history"]
+        return {"config": metrics["config"], "epochs_run": len(h), "history": h, "cpu_hours": h[-1]["cpu_hours"],
+                "wall_hours": h[-1]["wall_hours"], "chosen_epoch": max(h, key=lambda r: r["val_avg"])["epoch"]}
+
+    pairs = {k: _json(Path(sn["config"][k]) / "meta.json") for k in ("pairs", "val_pairs")}
+    _write(folder / "training.json", {
+        "what": "ImageNet IRAD: the CIFAR-10 built-in implicit representation fine-tuned on PGD denoising (L1) on "
+                "48 px random crops of 800 ImageNet training-side images at 224 px, then SampleNet trained with the "
+                "frozen source EfficientNet-Lite0's cross-entropy on 160 px crops; `disco:weights=imagenet` reads the "
+                "same file without SampleNet",
+        "commands": [
+            "irad make-pairs --preset imagenet --data-root ../shared/data --out runs/in-pairs",
+            "irad make-pairs --preset imagenet-val --data-root ../shared/data --out runs/in-pairs-val",
+            "irad train implicit --preset imagenet --pairs runs/in-pairs --val-pairs runs/in-pairs-val "
+            "--out runs/in-implicit",
+            "irad train samplenet --preset imagenet --pairs runs/in-pairs --val-pairs runs/in-pairs-val "
+            "--implicit runs/in-implicit/best --out runs/in-irad",
+            "python scripts/package_weights.py irad-imagenet runs/in-irad"],
+        "pairs": {k: {"config": m["config"], "count": m["count"],
+                      "source_error_rate": m.get("source_error_rate_this_run"),
+                      "wall_seconds": m.get("wall_seconds_this_run")} for k, m in pairs.items()},
+        "implicit": stage(imp), "samplenet": stage(sn),
+        "cpu_hours": round(imp["history"][-1]["cpu_hours"] + sn["history"][-1]["cpu_hours"], 6),
+        "chosen_by": "highest validation (SA + RA) / 2 of the source Lite0 on the 200 validation pairs",
+        "storage": "float16 (read back as float32)", "machine": MACHINE})
+
+
+def pairs_source_of(pairs: Path) -> dict:
+    return _json(pairs / "meta.json")["config"]
+
+
 def ddpm(run: Path, dst: Path = DST) -> None:
     """The built-in DDPM of ``diffpure`` / ``diffpure-irad``: the run's EMA UNet after its last epoch (a low-noise
     denoiser: no validation chooses among epochs), its scheduler and trained range, float32."""
@@ -233,6 +297,7 @@ def main() -> None:
     imp.add_argument("--val-pairs", type=Path, required=True)
     sub.add_parser("irad").add_argument("run", type=Path)
     sub.add_parser("ddpm").add_argument("run", type=Path)
+    sub.add_parser("irad-imagenet").add_argument("run", type=Path)
     a = p.parse_args()
     if a.what == "classifier":
         classifier(a.runs)
@@ -242,6 +307,8 @@ def main() -> None:
         implicit(a.run, a.pairs, a.val_pairs)
     elif a.what == "irad":
         irad(a.run)
+    elif a.what == "irad-imagenet":
+        irad_imagenet(a.run)
     else:
         ddpm(a.run)
 

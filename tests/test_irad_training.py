@@ -103,11 +103,12 @@ def test_implicit_warm_restart_starts_from_init_weights(pairs_dir, tmp_path, cap
     assert "--init" in capsys.readouterr().err
 
 
-def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path):
+@pytest.mark.parametrize("crop", [[], ["--crop", "16"]], ids=["whole", "crops"])
+def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path, crop):
     implicit_dir, sn_dir = tmp_path / "implicit", tmp_path / "samplenet"
     assert main(["train", "implicit", "--pairs", str(pairs_dir), *TINY, "--out", str(implicit_dir)]) == 0
     assert main(["train", "samplenet", "--pairs", str(pairs_dir), "--implicit", str(implicit_dir), "--hidden", "8",
-                 "--epochs", "1", "--batch-size", "5", "--out", str(sn_dir)]) == 0
+                 "--epochs", "1", "--batch-size", "5", *crop, "--out", str(sn_dir)]) == 0
     h = json.loads((sn_dir / "metrics.json").read_text())["history"][0]
     assert {"loss", "acc_clean", "acc_adv", "mean_shift_px", "shift_clean_px", "shift_adv_px"} <= set(h)
     irad, disco = create_defense(f"irad:weights={sn_dir}"), create_defense(f"disco:weights={implicit_dir}")
@@ -117,7 +118,7 @@ def test_train_samplenet_then_irad_defense(pairs_dir, tmp_path):
     assert torch.allclose(create_defense(f"disco:weights={sn_dir}")(x), disco(x), atol=1e-6)
     # rerunning resumes: nothing left to train
     assert main(["train", "samplenet", "--pairs", str(pairs_dir), "--implicit", str(implicit_dir), "--hidden", "8",
-                 "--epochs", "1", "--batch-size", "5", "--out", str(sn_dir)]) == 0
+                 "--epochs", "1", "--batch-size", "5", *crop, "--out", str(sn_dir)]) == 0
     assert len(json.loads((sn_dir / "metrics.json").read_text())["history"]) == 1
 
 
