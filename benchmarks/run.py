@@ -26,7 +26,8 @@ BY_NAME = {s.name: s for s in SECTIONS}
 HEADER = ["# Benchmarks", "",
           "Every table below is produced by `python benchmarks/run.py` (each section's exact command is printed with "
           "it) and read back from `benchmarks/results/*.json`. Accuracies in percent; RA = accuracy on adversarial "
-          "examples after the defense; Avg = (SA + RA) / 2; ms/img = defense forward time only, on the machine named; "
+          "examples after the defense; SA / RA 95% CI = Wilson score interval of the rate at that n; Avg = (SA + RA) / 2; "
+          "ms/img = defense forward time only, on the machine named; "
           "attack s/img (where recorded) = wall seconds crafting the adversarial examples per image. "
           "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]
 
@@ -63,7 +64,7 @@ def _commits(env: dict) -> str:
 
 
 def render_eval(sec: EvalSection) -> list[str]:
-    from irad.evaluation.results import ResultRow, format_markdown
+    from irad.evaluation.results import format_markdown, result_rows
 
     try:
         runs = [(p, c) for p, c in sec.result_files() if p.exists()]
@@ -84,7 +85,7 @@ def render_eval(sec: EvalSection) -> list[str]:
     for path, cmd in runs:
         data = json.loads(path.read_text())
         env = data["environment"]
-        rows = [ResultRow(**r) for r in data["results"]]
+        rows = result_rows(data, path)
         parts += ["```", shlex.join(cmd), "```", "",
                   f"Machine: {env.get('processor')}, {env.get('cpu_count')} CPUs, {env.get('torch_threads')} torch "
                   f"threads, device {env.get('device')}{', ' + env['gpu'] if 'gpu' in env else ''}; torch "

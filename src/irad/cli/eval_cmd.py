@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eps", type=fraction, default=8 / 255, help="budget, e.g. 8/255 (default) or 0.5")
     p.add_argument("--eot-samples", type=positive_int, default=10,
                    help="EOT draws for randomized defenses in the bpda/adaptive scenarios (default: %(default)s)")
+    p.add_argument("--worst-of", type=positive_int, default=1, metavar="N",
+                   help="randomized defenses: also classify each adversarial example N times with fresh randomness and "
+                        "report the share right on all N ('RA worst-of-N'; default 1: one draw only)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, offset=args.offset, classifier=args.classifier,
         weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
-        seed=args.seed, eot_samples=args.eot_samples, out=args.out, adv_cache=args.adv_cache,
+        seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, out=args.out, adv_cache=args.adv_cache,
         audit=args.audit_preset if args.audit else None,
     )
     reports: list[DefenseAudit] = []

@@ -17,7 +17,7 @@ from irad.data import dataset_classes, load_eval_data
 from irad.defenses import Defense, attach_classifier, create_defense
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
-from irad.evaluation.results import ResultRow, load_results, write_results
+from irad.evaluation.results import ResultRow, load_results, result_rows, write_results
 from irad.evaluation.runner import evaluate
 from irad.models import input_geometry, load_classifier
 from irad.utils import distributed as D
@@ -46,6 +46,7 @@ class EvalConfig:
     device: str = "cpu"
     seed: int = 0
     eot_samples: int = 10
+    worst_of: int = 1  # randomized defenses: also RA over this many fresh draws per adversarial example (all right)
     out: str | None = None
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
     audit: str | None = None  # an audit preset: also audit every defense on the same images, eps, norm and EOT
@@ -82,7 +83,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         changed = [k for k in _IDENTITY_KEYS if k in old and old[k] != config[k]]
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
-        rows = _same_weights([ResultRow(**r) for r in previous["results"]], prints, cfg.out)
+        rows = _same_weights(result_rows(previous, cfg.out), prints, cfg.out)
+        # rows of randomized defenses judged with another worst-of-N are recomputed
+        rows = [r for r in rows if r.defense not in defenses or not defenses[r.defense].randomized
+                or r.worst_of == cfg.worst_of]
         audits = previous.get("audit", [])
         env = _carry_earlier_commits(previous.get("environment", {}), env, len(rows), cfg.out)
 
@@ -104,7 +108,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         cache = AdvCache(cfg.adv_cache, {k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "eps", "batch_size")})
     try:
         evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, cfg.eps, cfg.batch_size, cfg.seed,
-                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress, adv_cache=cache)
+                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress, adv_cache=cache,
+                 worst_of=cfg.worst_of)
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:

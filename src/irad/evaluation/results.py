@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from irad.errors import IradError
+from irad.evaluation.stats import proportion_interval
 from irad.utils.checkpoint import atomic_write_json
 
 ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
@@ -35,6 +36,14 @@ class ResultRow:
     notes: list[str] = field(default_factory=list)
     classifier_sha256: str | None = None  # state fingerprints (irad.utils.checkpoint.state_fingerprint): a resumed
     defense_sha256: str | None = None     # row counts only if the weights it was computed with are still the same
+    sa_ci: list[float] | None = None  # 95% Wilson intervals of SA and RA, percent (irad.evaluation.stats)
+    ra_ci: list[float] | None = None
+    clean_correct: str | None = None  # per-image outcomes in image order, "1" = right (for paired comparisons)
+    adv_correct: str | None = None
+    worst_of: int = 1  # a randomized defense's adversarial examples classified worst_of times with fresh randomness:
+    ra_worst: float | None = None  # % right on all of them (DiffHammer's criterion), its interval and outcomes
+    ra_worst_ci: list[float] | None = None
+    adv_worst_correct: str | None = None
 
     def key(self) -> tuple:
         return row_key(self.defense, self.attack, self.scenario, self.norm, self.eps, self.n)
@@ -55,6 +64,20 @@ def load_results(path: str | os.PathLike) -> dict:
     return data
 
 
+def result_rows(data: dict, path: str | os.PathLike = "results") -> list[ResultRow]:
+    """The rows of a loaded results file as :class:`ResultRow`; a malformed row is an error naming the file."""
+    known = {f.name for f in fields(ResultRow)}
+    rows = []
+    for i, r in enumerate(data["results"]):
+        if not isinstance(r, dict) or set(r) - known or not {"defense", "attack", "sa", "ra", "n"} <= set(r):
+            raise IradError(f"{path}: results row {i} is not an irad result row; delete the file to recompute it")
+        try:
+            rows.append(ResultRow(**r))
+        except TypeError as e:
+            raise IradError(f"{path}: results row {i}: {e}") from None
+    return rows
+
+
 def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow],
                   audits: Sequence[dict] = ()) -> None:
     """The results JSON: ``config``, ``environment``, ``results`` (the rows) and, when there are any, the defenses'
@@ -63,9 +86,18 @@ def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[R
     atomic_write_json(path, {**data, "audit": list(audits)} if audits else data)
 
 
+def interval(row: ResultRow, which: str) -> tuple[float, float]:
+    """The row's 95% Wilson interval of ``sa`` or ``ra`` (recomputed from the rate and n for rows written before
+    intervals were stored: the rate is a count over n, rounded to 0.01%)."""
+    stored = getattr(row, f"{which}_ci")
+    if stored is not None:
+        return stored[0], stored[1]
+    return proportion_interval(round(getattr(row, which) * row.n / 100), row.n)
+
+
 def format_table(rows: list[ResultRow]) -> str:
-    """Plain-text table: one line per row with SA, RA, Avg (percent), defense ms/img and, where known, the attack's
-    seconds per image."""
+    """Plain-text table: one line per row with SA, RA (each with its 95% interval), Avg (percent), defense ms/img
+    and, where known, the attack's seconds per image."""
     head, body = _cells(rows)
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
@@ -84,15 +116,24 @@ def format_markdown(rows: list[ResultRow]) -> str:
 def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells; the attack-cost column only when some row knows it."""
     timed = any(r.attack_s_per_image is not None for r in rows)
-    head = ["defense", "attack", "scenario", "eps", "n", "SA", "RA", "Avg", "DR", "ms/img"]
+    head = ["defense", "attack", "scenario", "eps", "n", "SA", "SA 95% CI", "RA", "RA 95% CI", "Avg", "DR", "ms/img"]
     body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
-             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", f"{r.ra:.2f}", f"{r.avg:.2f}",
-             _dr_text(r), f"{r.defense_ms_per_image:.3f}"] for r in rows]
+             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", _ci_text(interval(r, "sa")),
+             f"{r.ra:.2f}", _ci_text(interval(r, "ra")), f"{r.avg:.2f}", _dr_text(r), f"{r.defense_ms_per_image:.3f}"]
+            for r in rows]
+    if any(r.ra_worst is not None for r in rows):
+        head += ["RA worst-of-N", "its 95% CI"]
+        for b, r in zip(body, rows):
+            b += ["-", "-"] if r.ra_worst is None else [f"{r.ra_worst:.2f} (N={r.worst_of})", _ci_text(r.ra_worst_ci)]
     if timed:
         head.append("attack s/img")
         for b, r in zip(body, rows):
             b.append("-" if r.attack_s_per_image is None else f"{r.attack_s_per_image:.3g}")
     return head, body
+
+
+def _ci_text(ci: tuple[float, float]) -> str:
+    return f"{ci[0]:.1f}-{ci[1]:.1f}"
 
 
 def _dr_text(row: ResultRow) -> str:

@@ -15,6 +15,7 @@ from irad.attacks import check_budget, create_attack
 from irad.defenses.base import Defense, as_defense, trusted_inputs
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, row_key
+from irad.evaluation.stats import encode_outcomes, proportion_interval
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
@@ -30,6 +31,9 @@ class _Tally:
         self.attack_seconds = 0.0  # crafting this row's examples, wall time
         self.untimed = 0  # batches whose crafting time is unknown (cached before it was recorded)
         self.flags: list[str] = []
+        self.clean_hits: list[bool] = []  # per image, this rank's shard in order
+        self.adv_hits: list[bool] = []
+        self.worst_hits: list[bool] = []  # right on every one of worst_of fresh draws (randomized defenses)
 
 
 def _sync(device: torch.device) -> None:
@@ -69,6 +73,7 @@ def evaluate(
     on_row: Callable[[ResultRow], None] | None = None,
     progress: bool = True,
     adv_cache: AdvCache | None = None,
+    worst_of: int = 1,
 ) -> list[ResultRow]:
     """Standard and robust accuracy of every defense against every attack in one threat scenario.
 
@@ -89,6 +94,9 @@ def evaluate(
         on_row: called with each row as it finishes (on every rank).
         progress: progress bars.
         adv_cache: adversarial examples stored per batch and reused by later runs (:func:`cache_key`).
+        worst_of: for a randomized defense, also classify each adversarial example this many times with fresh
+            randomness and count it robust only if every draw is right (``ra_worst``; DiffHammer's point that one
+            draw under-counts what an attacker breaks). 1: one draw only.
 
     Returns:
         One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate.
@@ -114,12 +122,14 @@ def evaluate(
         groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
         for group in groups:
             tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
-                                 seed, eot_samples, clean_cache, progress, adv_cache)
+                                 seed, eot_samples, clean_cache, progress, adv_cache, worst_of)
             for name in group:
                 t = tallies[name]
                 clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed = D.all_reduce_sum(
                     [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds, t.untimed])
                 sa, ra = 100.0 * clean / count, 100.0 * adv / count
+                clean_hits, adv_hits = (D.gather_strided(h, n) for h in (t.clean_hits, t.adv_hits))
+                worst = _worst_fields(D.gather_strided(t.worst_hits, n), worst_of) if t.worst_hits else {}
                 row = ResultRow(
                     defense=name, attack=attack_spec, scenario=scenario, norm=norm, eps=eps, n=int(count),
                     sa=round(sa, 2), ra=round(ra, 2), avg=round((sa + ra) / 2, 2),
@@ -128,11 +138,23 @@ def evaluate(
                     destruction_rate=round(100.0 * fixed / fooled, 2) if fooled else None,
                     eot_samples=uses_eot(defenses[name], scenario, eot_samples),
                     notes=_notes(defenses[name], scenario, t),
+                    sa_ci=list(proportion_interval(int(clean), int(count))),
+                    ra_ci=list(proportion_interval(int(adv), int(count))),
+                    clean_correct=encode_outcomes(bool(h) for h in clean_hits),
+                    adv_correct=encode_outcomes(bool(h) for h in adv_hits),
+                    **worst,
                 )
                 rows.append(row)
                 if on_row is not None:
                     on_row(row)
     return rows
+
+
+def _worst_fields(hits: list[float], worst_of: int) -> dict:
+    right = sum(1 for h in hits if h)
+    return {"worst_of": worst_of, "ra_worst": round(100.0 * right / len(hits), 2),
+            "ra_worst_ci": list(proportion_interval(right, len(hits))),
+            "adv_worst_correct": encode_outcomes(bool(h) for h in hits)}
 
 
 def _notes(defense: Defense, scenario: str, tally: _Tally) -> list[str]:
@@ -153,7 +175,7 @@ def cache_key(attack_spec: str, scenario: str, name: str, defense: Defense, eot_
 
 
 def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
-               clean_cache, progress, adv_cache) -> dict[str, _Tally]:
+               clean_cache, progress, adv_cache, worst_of) -> dict[str, _Tally]:
     device = next(classifier.parameters()).device
     tallies = {name: _Tally() for name in group}
     need_clean = [name for name in group if name not in clean_cache]
@@ -171,7 +193,9 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
             x, y = check_images(x.to(device), "evaluation images"), y.to(device)
             for name in need_clean:
                 t = tallies[name]
-                t.clean += (_predict(classifier, defenses[name], x, t) == y).sum().item()
+                hits = _predict(classifier, defenses[name], x, t) == y
+                t.clean += hits.sum().item()
+                t.clean_hits += hits.tolist()
             cached = adv_cache.load(key, b, x) if adv_cache is not None else None
             if cached is None:
                 if attack is None:
@@ -194,6 +218,12 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 t = tallies[name]
                 right = _predict(classifier, defenses[name], x_adv) == y
                 t.adv += right.sum().item()
+                t.adv_hits += right.tolist()
+                if worst_of > 1 and defenses[name].randomized:
+                    always = right
+                    for _ in range(worst_of - 1):  # the draw above is the first
+                        always = always & (_predict(classifier, defenses[name], x_adv) == y)
+                    t.worst_hits += always.tolist()
                 t.fooled += fooled.sum().item()
                 t.fixed += (right & fooled).sum().item()
                 t.n += len(y)
@@ -205,7 +235,8 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
         t = tallies[name]
         t.flags = sorted(flags | set(attack.flags if attack is not None else []))
         if name in clean_cache:
-            t.clean, t.seconds = clean_cache[name].clean, clean_cache[name].seconds
+            cached = clean_cache[name]
+            t.clean, t.seconds, t.clean_hits = cached.clean, cached.seconds, cached.clean_hits
         else:
             clean_cache[name] = t
     return tallies

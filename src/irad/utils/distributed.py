@@ -68,6 +68,17 @@ def all_reduce_sum(values: Sequence[float]) -> list[float]:
     return t.tolist()
 
 
+def gather_strided(values: Sequence[float], n: int) -> list[float]:
+    """The whole list of ``n`` per-item values from every rank's :func:`shard` of ``range(n)`` (``values``: this
+    rank's, in shard order); single-process it is ``values`` itself."""
+    if not is_distributed():
+        return list(values)
+    t = torch.zeros(n, dtype=torch.float64)
+    t[shard(range(n))] = torch.tensor(list(values), dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

@@ -1,0 +1,119 @@
+"""Intervals and paired comparisons of accuracies (irad.evaluation.stats) and `irad compare`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from irad.cli.main import main
+from irad.errors import IradError
+from irad.evaluation.results import ResultRow, format_table, write_results
+from irad.evaluation.stats import decode_outcomes, encode_outcomes, paired_comparison, proportion_interval
+
+
+@pytest.mark.parametrize("k,n,method,expected", [
+    # textbook values (Newcombe 1998, Table I; Brown, Cai & DasGupta 2001)
+    (8, 10, "wilson", (49.02, 94.33)),
+    (8, 10, "clopper-pearson", (44.39, 97.48)),
+    (0, 20, "wilson", (0.0, 16.11)),
+    (0, 20, "clopper-pearson", (0.0, 16.84)),
+    (500, 1000, "wilson", (46.91, 53.09)),
+])
+def test_proportion_intervals_match_reference_values(k, n, method, expected):
+    assert proportion_interval(k, n, method=method) == pytest.approx(expected, abs=0.02)
+
+
+def test_interval_width_at_the_issue_sizes():
+    lo, hi = proportion_interval(500, 1000)
+    assert 5.5 < hi - lo < 6.5  # about +-3 points at n = 1000
+    lo, hi = proportion_interval(50, 100)
+    assert 18 < hi - lo < 20  # about +-9.5 at n = 100
+    with pytest.raises(IradError):
+        proportion_interval(11, 10)
+
+
+def test_mcnemar_exact_on_a_constructed_table():
+    # 30 both right, A alone 10, B alone 2, 8 neither
+    a = [True] * 30 + [True] * 10 + [False] * 2 + [False] * 8
+    b = [True] * 30 + [False] * 10 + [True] * 2 + [False] * 8
+    c = paired_comparison(a, b)
+    assert (c.n, c.a_only, c.b_only) == (50, 10, 2)
+    assert c.p_value == pytest.approx(2 * (1 + 12 + 66) / 4096)  # two-sided binomial tail of 2 of 12 at 1/2
+    assert c.difference == pytest.approx(16.0)
+    assert c.interval[0] < 16.0 < c.interval[1] and c.interval[0] > 0  # significant at 5%: the interval excludes 0
+    same = paired_comparison(a, a)
+    assert same.p_value == 1.0 and same.difference == 0.0 and same.interval[0] < 0 < same.interval[1]
+    with pytest.raises(IradError, match="same images"):
+        paired_comparison(a, b[:-1])
+
+
+def test_outcomes_round_trip():
+    bits = [True, False, False, True]
+    assert encode_outcomes(bits) == "1001" and decode_outcomes("1001") == bits
+    with pytest.raises(IradError):
+        decode_outcomes("10x1")
+
+
+def _row(defense: str, clean: str, adv: str) -> ResultRow:
+    n = len(clean)
+    sa, ra = 100 * clean.count("1") / n, 100 * adv.count("1") / n
+    return ResultRow(defense, "pgd", "oblivious", "Linf", 8 / 255, n, sa, ra, (sa + ra) / 2, 1.0,
+                     clean_correct=clean, adv_correct=adv)
+
+
+def test_compare_command_prints_the_paired_test(tmp_path, capsys):
+    path = tmp_path / "r.json"
+    write_results(path, {}, {}, [_row("a", "1" * 40 + "0" * 10, "1" * 30 + "0" * 20),
+                                 _row("b", "1" * 40 + "0" * 10, "0" * 10 + "1" * 18 + "0" * 22)])
+    assert main(["compare", str(path), "a", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "SA: 80.00 vs 80.00  diff +0.00" in out and "p=1" in out
+    assert "RA: 60.00 vs 36.00  diff +24.00" in out  # a right alone on 12 images, b alone on 0
+    assert main(["compare", str(path), "a", "zzz"]) == 2
+    assert "no rows of defense 'zzz'" in capsys.readouterr().err
+
+
+def test_table_shows_intervals_and_old_rows_get_them_from_rate_and_n(tmp_path):
+    row = _row("a", "1" * 8 + "0" * 2, "1" * 5 + "0" * 5)
+    text = format_table([row])  # sa_ci not stored: recomputed from 80% of 10
+    assert "SA 95% CI" in text and "49.0-94.3" in text
+    data = json.loads(json.dumps({"results": [{**row.__dict__, "bogus": 1}]}))
+    from irad.evaluation.results import result_rows
+    with pytest.raises(IradError, match="row 0"):
+        result_rows(data, "x.json")
+
+
+def test_worst_of_n_counts_an_image_robust_only_if_every_draw_is_right():
+    """A defense whose randomness ruins the image half of the time: one draw keeps about half of the robust images,
+    worst-of-10 about none."""
+    import torch
+
+    from irad.defenses.base import RandomizedDefense
+    from irad.evaluation import evaluate
+    from torch.utils.data import TensorDataset
+
+    class CoinFlip(RandomizedDefense):
+        def transform(self, x):
+            keep = torch.rand(x.shape[0], 1, 1, 1, generator=self.generator(x.device), device=x.device) < 0.5
+            return torch.where(keep, x, torch.zeros_like(x))
+
+    class ByBrightness(torch.nn.Module):  # class 1 for bright images, 0 for black ones
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor([[-1.0], [1.0]]))
+
+        def forward(self, x):
+            return (x.mean((1, 2, 3)).unsqueeze(1) - 0.25) @ self.w.T
+
+    data = TensorDataset(torch.full((200, 3, 8, 8), 0.8), torch.ones(200, dtype=torch.long))
+    rows = evaluate(ByBrightness(), {"coin": CoinFlip()}, ["fgsm"], data, scenario="adaptive", eps=1 / 255,
+                    eot_samples=1, worst_of=10, progress=False)
+    row = rows[0]
+    assert 35 <= row.ra <= 65 and row.worst_of == 10
+    assert row.ra_worst <= 2 and row.ra_worst < row.ra
+    assert row.ra_worst_ci[0] <= row.ra_worst <= row.ra_worst_ci[1]
+    assert len(row.adv_worst_correct) == 200
+    once = evaluate(ByBrightness(), {"coin": CoinFlip()}, ["fgsm"], data, scenario="adaptive", eps=1 / 255,
+                    eot_samples=1, progress=False)[0]
+    assert once.ra_worst is None and once.worst_of == 1
