@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from irad.auditing.binarization import FAIL_RATE, PASS_RATE, binarization_test
 from irad.auditing.measure import Measurements
 from irad.auditing.report import CheckResult
 from irad.defenses.base import Defense
@@ -163,9 +164,32 @@ def autoattack_flags(ctx: AuditContext) -> CheckResult:
                     "AutoAttack's own checks raised flags: see evidence")
 
 
+def binarization(ctx: AuditContext) -> CheckResult:
+    """Zimmermann et al.'s binarization test with the audit's base PGD, in both white-box scenarios: a FAIL in either
+    means that scenario's attack misses adversarial examples known to exist, so its RA is no evidence."""
+    evidence, failed, unclear = {"attack": ctx.pgd(), "pass_rate": PASS_RATE, "fail_rate": FAIL_RATE}, [], []
+    for scenario in ("bpda", "adaptive"):
+        target = attack_target(ctx.classifier, ctx.defense, scenario, ctx.eot)
+        result = binarization_test(target, ctx.x, ctx.pgd(), ctx.norm, ctx.eps)
+        status = result.status()
+        evidence[scenario] = {"status": status, "valid_readouts": int(result.valid.sum()), "images": len(ctx.x),
+                              "attack_success_rate": result.success_rate}
+        (failed if status == "FAIL" else unclear if status == "WARN" else []).append(scenario)
+    if failed:
+        return CheckResult("binarization", "FAIL", evidence,
+                           f"under {' and '.join(failed)} the attack does not reach adversarial regions known to lie "
+                           "inside the budget: its RA there says nothing; use a scenario that passes (BPDA for "
+                           "non-differentiable parts), more steps or EOT")
+    if unclear:
+        return CheckResult("binarization", "WARN", evidence,
+                           f"under {' and '.join(unclear)} the test was inconclusive (few valid readouts or a middling "
+                           "success rate): strengthen the attack and rerun")
+    return CheckResult("binarization", "PASS", evidence)
+
+
 def _verdict(name: str, evidence: dict, problems: list, advice: str) -> CheckResult:
     """WARN with ``advice`` when ``problems`` is non-empty, else PASS."""
     return CheckResult(name, "WARN", evidence, advice) if problems else CheckResult(name, "PASS", evidence)
 
 
-CHECKS = [randomness, gradient_health, scenario_ordering, attack_monotonicity, blackbox_and_transfer]
+CHECKS = [randomness, gradient_health, scenario_ordering, attack_monotonicity, blackbox_and_transfer, binarization]
