@@ -47,6 +47,16 @@ def _defenses(specs: list[str]) -> list[str]:
     return [a for s in specs for a in ("--defense", s)]
 
 
+CURVE_EPS = "1/255,2/255,4/255,8/255,16/255"
+CURVE_DEFENSES = ["none", "bit-depth:bits=4", "jpeg:quality=75", "median:size=3", "randomization", "disco", "irad",
+                  "diffpure:t=100", "diffpure-irad:t=30"]
+
+
+def _curve_plots() -> list[str]:
+    return [f"![RA vs eps, {s}](benchmarks/results/robustness-curve-{s}.png)"
+            for s in ("oblivious", "adaptive") if (RESULTS / f"robustness-curve-{s}.png").exists()] + [""]
+
+
 ALIASING_MODELS = [f"resnet{d}:{IDELBAYEV}/{f}" for d, f in (
     (20, "resnet20-12fca82f.th"), (32, "resnet32-d509ac18.th"), (44, "resnet44-014dd654.th"),
     (56, "resnet56-4bfd9763.th"))]
@@ -399,6 +409,19 @@ SECTIONS: list[EvalSection | ScriptSection] = [
             "pending weights: the built-in DDPM is not packaged yet (`irad train ddpm --preset cpu-lownoise`, then "
             "`python scripts/package_weights.py ddpm RUN`)."),
         extra=_diffpure_extra),
+    EvalSection(
+        "robustness-curve", "Robust accuracy against the budget (Carlini et al. 2019)",
+        "CIFAR-10 (JPEG-75) test, victim ResNet-56 (../shared/models), PGD-10 (step 2/255) at Linf eps 1, 2, 4, 8 "
+        "and 16 /255, one row per budget. oblivious: n=500 (stratified), the classic baselines, the built-in DISCO "
+        "and IRAD, DiffPure at t* = 0.1 and IRAD + DiffPure at t* = 0.03 (one draw each); adaptive: end to end "
+        "through the deterministic DISCO and IRAD, first 100 images. Bands in the figures: 95% Wilson intervals.",
+        lambda: [*VICTIM, "--attack", "pgd", "--eps", CURVE_EPS],
+        runs={"oblivious": [*_defenses(CURVE_DEFENSES), *SCENARIOS["oblivious"], "--n", "500",
+                            "--adv-cache", f"{WORK}/adv-resnet56-curve", "--plot",
+                            "benchmarks/results/robustness-curve-oblivious.png"],
+              "adaptive": [*_defenses(["none", "disco", "irad"]), *SCENARIOS["adaptive"], "--n", "100",
+                           "--plot", "benchmarks/results/robustness-curve-adaptive.png"]},
+        extra=_curve_plots),
     EvalSection(
         "imagenet", "The ImageNet column: IRAD, DISCO and the baselines on EfficientNet-Lite (IRAD paper Tables 2, 3, "
         "6, 8)",

@@ -117,3 +117,21 @@ def test_worst_of_n_counts_an_image_robust_only_if_every_draw_is_right():
     once = evaluate(ByBrightness(), {"coin": CoinFlip()}, ["fgsm"], data, scenario="adaptive", eps=1 / 255,
                     eot_samples=1, progress=False)[0]
     assert once.ra_worst is None and once.worst_of == 1
+
+
+def test_eval_over_a_list_of_budgets_gives_one_row_each_and_a_curve(tmp_path):
+    from PIL import Image
+
+    out, plot, cache = tmp_path / "curve.json", tmp_path / "curve.png", tmp_path / "adv"
+    args = ["eval", "--dataset", "foolbox-cifar10", "--n", "8", "--defense", "none", "--defense", "median",
+            "--attack", "fgsm", "--eps", "1/255,4/255,16/255", "--no-progress", "--adv-cache", str(cache),
+            "--out", str(out), "--plot", str(plot)]
+    assert main(args) == 0
+    rows = json.loads(out.read_text())["results"]
+    assert sorted({r["eps"] for r in rows}) == pytest.approx([1 / 255, 4 / 255, 16 / 255]) and len(rows) == 6
+    none = sorted((r for r in rows if r["defense"] == "none"), key=lambda r: r["eps"])
+    assert none[0]["ra"] >= none[-1]["ra"]  # FGSM at 16/255 fools at least as many as at 1/255
+    assert sorted(p.name for p in cache.iterdir()) == ["eps0.003922", "eps0.015686", "eps0.062745"]
+    assert Image.open(plot).size[0] > 300
+    assert main([*args[:-2]]) == 0  # resumes: every row is there
+    assert len(json.loads(out.read_text())["results"]) == 6

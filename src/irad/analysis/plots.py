@@ -124,3 +124,32 @@ def plot_offsets(result: dict, path: str | Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def plot_robustness_curve(rows: list, path: str | Path) -> None:
+    """RA against eps, one line per (defense, attack, scenario) of ``rows`` (:class:`~irad.evaluation.ResultRow`),
+    each with its 95% interval as a band (Carlini et al. 2019: accuracy against the budget as a curve)."""
+    from irad.evaluation.results import interval
+
+    plt = headless_pyplot()
+    curves: dict[tuple, list] = {}
+    for r in rows:
+        curves.setdefault((r.defense, r.attack, r.scenario), []).append(r)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (defense, attack, scenario), rs in curves.items():
+        rs = sorted(rs, key=lambda r: r.eps)
+        eps = [r.eps * 255 if r.norm == "Linf" else r.eps for r in rs]
+        lo, hi = zip(*(interval(r, "ra") for r in rs))
+        label = defense + (f" [{attack}]" if len({k[1] for k in curves}) > 1 else "")
+        (line,) = ax.plot(eps, [r.ra for r in rs], marker="o", label=label)
+        ax.fill_between(eps, lo, hi, color=line.get_color(), alpha=0.15)
+    norms = {r.norm for r in rows}
+    ax.set_xlabel("eps (x/255)" if norms == {"Linf"} else "eps")
+    ax.set_ylabel("robust accuracy (%)")
+    ax.set_ylim(0, 100)
+    scenarios = sorted({k[2] for k in curves})
+    n = sorted({r.n for r in rows})
+    ax.set_title(f"RA vs budget ({', '.join(scenarios)}; n={', '.join(map(str, n))}; bands: 95% Wilson)", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, path)

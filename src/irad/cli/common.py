@@ -19,6 +19,14 @@ def fraction(text: str) -> float:
     return float(v)
 
 
+def fractions(text: str) -> float | list[float]:
+    """``8/255`` -> 8/255; ``1/255,2/255,4/255`` -> a list of budgets (for robustness curves)."""
+    parts = [fraction(t) for t in text.split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected a budget or a comma-separated list of them, got {text!r}")
+    return parts[0] if len(parts) == 1 else parts
+
+
 def positive_int(text: str) -> int:
     try:
         v = int(text)

@@ -6,7 +6,7 @@ import argparse
 
 from irad.attacks import NORMS
 from irad.auditing import PRESETS, DefenseAudit, format_audit
-from irad.cli.common import add_classifier_args, add_data_args, fraction, positive_int, weights_arg
+from irad.cli.common import add_classifier_args, add_data_args, fractions, positive_int, weights_arg
 from irad.evaluation import SCENARIOS, format_table
 from irad.evaluation.experiment import EvalConfig, run_eval
 from irad.utils import distributed as D
@@ -22,7 +22,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attack", action="append", help="attack spec, repeatable (default: pgd)")
     p.add_argument("--scenario", default="oblivious", choices=SCENARIOS)
     p.add_argument("--norm", default="Linf", choices=NORMS)
-    p.add_argument("--eps", type=fraction, default=8 / 255, help="budget, e.g. 8/255 (default) or 0.5")
+    p.add_argument("--eps", type=fractions, default=8 / 255,
+                   help="budget, e.g. 8/255 (default) or 0.5; a comma-separated list (1/255,2/255,4/255,8/255) gives "
+                        "one row per budget: a robustness curve (--plot draws it)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="draw RA against eps per defense and attack, 95%% intervals as bands (for a list of --eps)")
     p.add_argument("--eot-samples", type=positive_int, default=10,
                    help="EOT draws for randomized defenses in the bpda/adaptive scenarios (default: %(default)s)")
     p.add_argument("--worst-of", type=positive_int, default=1, metavar="N",
@@ -66,4 +70,9 @@ def run(args: argparse.Namespace) -> int:
             print(format_audit(report))
         if args.out:
             print(f"results written to {args.out}")
+        if args.plot:
+            from irad.analysis.plots import plot_robustness_curve
+
+            plot_robustness_curve(rows, args.plot)
+            print(f"plot written to {args.plot}")
     return 0

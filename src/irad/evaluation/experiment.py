@@ -41,7 +41,7 @@ class EvalConfig:
     attacks: list[str] = field(default_factory=lambda: ["pgd"])
     scenario: str = "oblivious"
     norm: str = "Linf"
-    eps: float = 8 / 255
+    eps: float | list[float] = 8 / 255  # a list: one row per budget (a robustness curve)
     batch_size: int = 128
     device: str = "cpu"
     seed: int = 0
@@ -103,13 +103,23 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         if on_audit is not None:
             on_audit(report)
 
-    cache = None
-    if cfg.adv_cache:
-        cache = AdvCache(cfg.adv_cache, {k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "eps", "batch_size")})
+    budgets = cfg.eps if isinstance(cfg.eps, list) else [cfg.eps]
+    if cfg.audit and len(budgets) > 1:
+        raise IradError("--audit takes one --eps; audit each budget in its own run")
+
+    def cache_for(eps: float) -> AdvCache | None:
+        """One cache per budget: the directory itself for a single eps, ``eps<value>/`` inside it for a curve."""
+        if not cfg.adv_cache:
+            return None
+        identity = {**{k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "batch_size")}, "eps": eps}
+        folder = Path(cfg.adv_cache) if len(budgets) == 1 else Path(cfg.adv_cache) / f"eps{eps:.6f}"
+        return AdvCache(folder, identity)
+
     try:
-        evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, cfg.eps, cfg.batch_size, cfg.seed,
-                 cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress, adv_cache=cache,
-                 worst_of=cfg.worst_of)
+        for eps in budgets:
+            evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, eps, cfg.batch_size, cfg.seed,
+                     cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress,
+                     adv_cache=cache_for(eps), worst_of=cfg.worst_of)
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:
