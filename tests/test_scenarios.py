@@ -119,3 +119,21 @@ def test_plain_modules_and_bpda_wrappers_are_defenses_in_the_harness(tiny_model,
     rows = {r.defense: r for r in evaluate(tiny_model, defenses, ["fgsm"], data, scenario="adaptive", progress=False)}
     assert set(rows) == set(defenses) and all(r.n == 4 for r in rows.values())
     assert not any("non-differentiable" in n for n in rows["bpda(bit-depth)"].notes)  # BPDA is differentiable
+
+
+def test_bf16_crafted_examples_are_scored_in_fp32_and_cached_apart(tiny_model, samples, tmp_path):
+    from torch.utils.data import TensorDataset
+
+    from irad.evaluation.adv_cache import AdvCache
+
+    data = TensorDataset(samples[0][:8], samples[1][:8])
+    cache = AdvCache(tmp_path / "adv", {"setup": "test"})
+    none = {"none": create_defense("none")}
+    full = evaluate(tiny_model, none, ["pgd:steps=5"], data, progress=False, adv_cache=cache)[0]
+    half = evaluate(tiny_model, none, ["pgd:steps=5"], data, progress=False, adv_cache=cache,
+                    attack_precision="bf16")[0]
+    assert (full.attack_precision, half.attack_precision) == ("fp32", "bf16")
+    assert half.sa == full.sa  # the clean pass is the same fp32 model
+    assert abs(half.ra - full.ra) <= 25  # a bf16-crafted PGD is about as strong on 8 images
+    files = sorted(p.name for p in (tmp_path / "adv").glob("*.safetensors"))
+    assert len(files) == 2 and any("attack_precision" in f for f in files)  # one entry per precision

@@ -6,7 +6,8 @@ Entry points: :func:`irad.models.create_classifier`, :func:`irad.defenses.create
 
 from irad._version import __version__
 from irad.auditing import audit
+from irad.defenses.domain import OutOfDomainWarning
 from irad.defenses.implicit import load_official
 from irad.errors import IradError
 
-__all__ = ["IradError", "__version__", "audit", "load_official"]
+__all__ = ["IradError", "OutOfDomainWarning", "__version__", "audit", "load_official"]

@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--worst-of", type=positive_int, default=1, metavar="N",
                    help="randomized defenses: also classify each adversarial example N times with fresh randomness and "
                         "report the share right on all N ('RA worst-of-N'; default 1: one draw only)")
+    p.add_argument("--attack-precision", default="fp32", choices=["fp32", "bf16"],
+                   help="craft the adversarial examples under bf16 autocast + channels_last (about 3x faster on CPUs "
+                        "with AVX-512 BF16 and GPUs; predictions are still scored in fp32; default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
         dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, offset=args.offset, classifier=args.classifier,
         weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
-        seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, out=args.out, adv_cache=args.adv_cache,
+        seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, attack_precision=args.attack_precision,
+        out=args.out, adv_cache=args.adv_cache,
         audit=args.audit_preset if args.audit else None,
     )
     reports: list[DefenseAudit] = []

@@ -10,6 +10,7 @@ from irad.data import load_image, save_image
 from irad.cli.common import weights_arg
 from irad.defenses import attach_classifier, create_defense
 from irad.models import load_classifier
+from irad.utils.progress import purification_progress
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", default="resnet20",
                    help="model for defenses that read one (R-CAM guided deflection; default: %(default)s)")
     p.add_argument("--weights", default="default", help="its weights (default: the classifier's default tag)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (one appears on a terminal when a purification runs longer than a few seconds)")
     p.set_defaults(func=run)
 
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     x = load_image(args.input)
     if args.seed is not None:
         torch.manual_seed(args.seed)
-    with torch.no_grad():
+    with torch.no_grad(), purification_progress(not args.no_progress):
         y = defense(x)
     save_image(y, args.output)
     print(f"{args.input} -> {args.output} ({defense.spec})")

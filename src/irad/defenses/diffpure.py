@@ -16,9 +16,11 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint
 
 from irad.defenses.base import Chain, RandomizedDefense
+from irad.defenses.domain import DomainCheck
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.registry import packaged_weights
+from irad.utils.progress import steps
 
 _HOW_TO_GET = ("train one with `irad train ddpm`, or pass a diffusers hub id such as google/ddpm-cifar10-32 on a "
                "machine with internet access")
@@ -79,7 +81,7 @@ def reverse_process(z: torch.Tensor, unet: nn.Module, scheduler, t_start: int,
                     generator: torch.Generator | None = None, checkpoint: bool = False) -> torch.Tensor:
     """Run ``t_start`` reverse DDPM steps from the state ``z`` at DDPM step ``t_start`` (diffusers timestep
     ``t_start - 1``) down to step 0. ``z`` on the [-1, 1] scale."""
-    for t in range(t_start - 1, -1, -1):
+    for t in steps(range(t_start - 1, -1, -1), "diffpure reverse steps"):
         if z.device.type == "cpu":  # see load_ddpm
             z = z.contiguous(memory_format=torch.channels_last)
         step = torch.tensor(t, device=z.device)
@@ -120,12 +122,15 @@ class DiffPure(RandomizedDefense):
 
     def __init__(self, weights: str = "builtin", t: int = 100, checkpoint: bool = False, seed: int | None = None):
         super().__init__(seed)
+        self.domain = DomainCheck("diffpure", BUILTIN) if str(weights) == "builtin" else None
         weights = resolve_ddpm(weights)
         self.unet, self.scheduler = load_ddpm(weights)
         check_steps(weights, self.scheduler, [t], 0, "diffpure: t")
         self.t, self.checkpoint = t, checkpoint
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if self.domain is not None:
+            self.domain(x)
         return diffuse_and_denoise(x, self.unet, self.scheduler, self.t, self.generator(x.device), self.checkpoint)
 
 

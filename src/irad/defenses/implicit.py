@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from irad.defenses.base import RandomizedDefense
+from irad.defenses.domain import DomainCheck
 from irad.defenses.registry import register_defense
 from irad.defenses.resample import RECONS, resample, sampler_offsets
 from irad.errors import IradError
@@ -35,19 +36,29 @@ def resolve_weights(weights: str | os.PathLike, kind: str = "samplenet") -> Path
     """A built-in name -> the weights shipped in the package: ``builtin`` or ``cifar10`` (trained on CIFAR-10) or
     ``imagenet`` (``kind``: ``samplenet`` for IRAD's, ``implicit`` for the implicit representation alone);
     anything else is a path."""
-    name = BUILTIN_ALIASES.get(str(weights), str(weights))
-    if (name, kind) in BUILTIN:
-        return packaged_weights(BUILTIN[name, kind], "train them with `irad train implicit` / `irad train "
-                                                     "samplenet`, or convert the released ones with `irad convert "
-                                                     "official`, and pass weights=DIR")
+    folder = builtin_folder(weights, kind)
+    if folder is not None:
+        return packaged_weights(folder, "train them with `irad train implicit` / `irad train samplenet`, or convert "
+                                        "the released ones with `irad convert official`, and pass weights=DIR")
     return Path(weights)
+
+
+def builtin_folder(weights: str | os.PathLike, kind: str = "samplenet") -> str | None:
+    """The packaged folder a built-in name selects, or None for a path."""
+    return BUILTIN.get((BUILTIN_ALIASES.get(str(weights), str(weights)), kind))
+
+
+def _domain(name: str, weights: str | os.PathLike, kind: str) -> DomainCheck | None:
+    folder = builtin_folder(weights, kind)
+    return DomainCheck(name, folder) if folder else None
 
 
 class ImplicitResampling(RandomizedDefense):
     """Resample an image through a learned implicit representation (IRAD Sec. 4)."""
 
     def __init__(self, model: ImplicitResampler, sampler: str = "samplenet", recon: str = "implicit",
-                 shift: float = 1.5, seed: int | None = None, precision: str = "fp32"):
+                 shift: float = 1.5, seed: int | None = None, precision: str = "fp32",
+                 domain: DomainCheck | None = None):
         super().__init__(seed)
         check_choice("precision", precision, PRECISIONS)
         check_choice("sampler", sampler, SAMPLERS)
@@ -59,8 +70,11 @@ class ImplicitResampling(RandomizedDefense):
         self.model = model.eval()
         self.sampler, self.recon, self.shift, self.precision = sampler, recon, shift, precision
         self.randomized = sampler == "sv" and seed is None
+        self.domain = domain  # built-in weights: warns once on images far from their training size
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
+        if self.domain is not None:
+            self.domain(x)
         if self.precision == "fp32":
             return self._resample(x)
         with autocast(x.device, self.precision):
@@ -94,14 +108,14 @@ def irad(weights: str = "builtin", recon: str = "implicit", precision: str = "fp
     """IRAD: implicit representation + SampleNet (``recon=bilinear|nearest``: SampleNet over naive reconstruction;
     ``precision=bf16``: bf16 autocast, for CPUs with AVX-512 BF16 and GPUs)."""
     return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights)), "samplenet", recon,
-                              precision=precision)
+                              precision=precision, domain=_domain("irad", weights, "samplenet"))
 
 
 @register_defense("disco")
 def disco(weights: str = "builtin", precision: str = "fp32") -> ImplicitResampling:
     """DISCO-style purification: the implicit representation queried at the pixel grid, no SampleNet."""
     return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, "implicit")), "none",
-                              precision=precision)
+                              precision=precision, domain=_domain("disco", weights, "implicit"))
 
 
 @register_defense("implicit")
@@ -110,7 +124,7 @@ def implicit(weights: str = "builtin", sampler: str = "none", shift: float = 1.5
     """Implicit representation with any sampler: none, si(shift), sv(shift) or samplenet (IRAD Table 8)."""
     kind = "samplenet" if sampler == "samplenet" else "implicit"
     return ImplicitResampling(ImplicitResampler.load(resolve_weights(weights, kind)), sampler, "implicit", shift, seed,
-                              precision)
+                              precision, _domain("implicit", weights, kind))
 
 
 def load_official(liif: str | os.PathLike, samplenet: str | os.PathLike | None = None) -> ImplicitResampling:

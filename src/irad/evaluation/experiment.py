@@ -26,6 +26,7 @@ from irad.utils.provenance import environment
 
 # Keys whose change makes earlier rows in --out incomparable.
 _IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")
+_RESULTS_KEYS = (*_IDENTITY_KEYS, "attack_precision")  # a results file's setup (the cache keys precision per entry)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class EvalConfig:
     device: str = "cpu"
     seed: int = 0
     eot_samples: int = 10
+    attack_precision: str = "fp32"  # bf16: craft adversarial examples under bf16 autocast (scores stay fp32)
     worst_of: int = 1  # randomized defenses: also RA over this many fresh draws per adversarial example (all right)
     out: str | None = None
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
@@ -80,7 +82,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     if cfg.out and Path(cfg.out).exists():
         previous = load_results(cfg.out)
         old = previous.get("config", {})
-        changed = [k for k in _IDENTITY_KEYS if k in old and old[k] != config[k]]
+        changed = [k for k in _RESULTS_KEYS if k in old and old[k] != config[k]]
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
         rows = _same_weights(result_rows(previous, cfg.out), prints, cfg.out)
@@ -119,7 +121,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         for eps in budgets:
             evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, eps, cfg.batch_size, cfg.seed,
                      cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress,
-                     adv_cache=cache_for(eps), worst_of=cfg.worst_of)
+                     adv_cache=cache_for(eps), worst_of=cfg.worst_of, attack_precision=cfg.attack_precision)
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:

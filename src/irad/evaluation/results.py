@@ -33,6 +33,7 @@ class ResultRow:
     attack_s_per_image: float | None = None  # wall seconds crafting the examples (oblivious: shared by the defenses
     #                                          attacked together); None where a cached batch predates the timing
     eot_samples: int = 1
+    attack_precision: str = "fp32"  # bf16: the examples were crafted under bf16 autocast (scored in fp32)
     notes: list[str] = field(default_factory=list)
     classifier_sha256: str | None = None  # state fingerprints (irad.utils.checkpoint.state_fingerprint): a resumed
     defense_sha256: str | None = None     # row counts only if the weights it was computed with are still the same
@@ -117,7 +118,8 @@ def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells; the attack-cost column only when some row knows it."""
     timed = any(r.attack_s_per_image is not None for r in rows)
     head = ["defense", "attack", "scenario", "eps", "n", "SA", "SA 95% CI", "RA", "RA 95% CI", "Avg", "DR", "ms/img"]
-    body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else ""), r.scenario,
+    body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else "")
+             + ("" if r.attack_precision == "fp32" else f" ({r.attack_precision})"), r.scenario,
              f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", _ci_text(interval(r, "sa")),
              f"{r.ra:.2f}", _ci_text(interval(r, "ra")), f"{r.avg:.2f}", _dr_text(r), f"{r.defense_ms_per_image:.3f}"]
             for r in rows]

@@ -19,6 +19,7 @@ from irad.evaluation.stats import encode_outcomes, proportion_interval
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
+from irad.utils.precision import FastForward
 from irad.utils.validation import check_choice, check_images
 
 
@@ -74,6 +75,7 @@ def evaluate(
     progress: bool = True,
     adv_cache: AdvCache | None = None,
     worst_of: int = 1,
+    attack_precision: str = "fp32",
 ) -> list[ResultRow]:
     """Standard and robust accuracy of every defense against every attack in one threat scenario.
 
@@ -97,6 +99,8 @@ def evaluate(
         worst_of: for a randomized defense, also classify each adversarial example this many times with fresh
             randomness and count it robust only if every draw is right (``ra_worst``; DiffHammer's point that one
             draw under-counts what an attacker breaks). 1: one draw only.
+        attack_precision: ``"bf16"`` crafts the examples under bf16 autocast with channels_last (about 3x faster on
+            CPUs with AVX-512 BF16 and on GPUs); every prediction that is scored stays in the models' own precision.
 
     Returns:
         One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate.
@@ -122,7 +126,7 @@ def evaluate(
         groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
         for group in groups:
             tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
-                                 seed, eot_samples, clean_cache, progress, adv_cache, worst_of)
+                                 seed, eot_samples, clean_cache, progress, adv_cache, worst_of, attack_precision)
             for name in group:
                 t = tallies[name]
                 clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed = D.all_reduce_sum(
@@ -137,7 +141,7 @@ def evaluate(
                     attack_s_per_image=None if untimed else round(attack_seconds / count, 4),
                     destruction_rate=round(100.0 * fixed / fooled, 2) if fooled else None,
                     eot_samples=uses_eot(defenses[name], scenario, eot_samples),
-                    notes=_notes(defenses[name], scenario, t),
+                    notes=_notes(defenses[name], scenario, t), attack_precision=attack_precision,
                     sa_ci=list(proportion_interval(int(clean), int(count))),
                     ra_ci=list(proportion_interval(int(adv), int(count))),
                     clean_correct=encode_outcomes(bool(h) for h in clean_hits),
@@ -164,23 +168,26 @@ def _notes(defense: Defense, scenario: str, tally: _Tally) -> list[str]:
     return notes
 
 
-def cache_key(attack_spec: str, scenario: str, name: str, defense: Defense, eot_samples: int) -> str:
+def cache_key(attack_spec: str, scenario: str, name: str, defense: Defense, eot_samples: int,
+              attack_precision: str = "fp32") -> str:
     """What a batch's adversarial examples depend on besides the cache's setup: oblivious ones on the attack alone
     (every defense shares them), BPDA and adaptive ones also on the scenario, the defense (spec and weights) and
-    the EOT draws."""
+    the EOT draws; both on the attack's precision when it is not fp32."""
+    precision = "" if attack_precision == "fp32" else f"|attack_precision={attack_precision}"
     if scenario == "oblivious":
-        return attack_spec
+        return attack_spec + precision
     eot = uses_eot(defense, scenario, eot_samples)
-    return f"{attack_spec}|{scenario}|{name}|{state_fingerprint(defense)}|eot={eot}"
+    return f"{attack_spec}|{scenario}|{name}|{state_fingerprint(defense)}|eot={eot}{precision}"
 
 
 def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
-               clean_cache, progress, adv_cache, worst_of) -> dict[str, _Tally]:
+               clean_cache, progress, adv_cache, worst_of, attack_precision) -> dict[str, _Tally]:
     device = next(classifier.parameters()).device
     tallies = {name: _Tally() for name in group}
     need_clean = [name for name in group if name not in clean_cache]
     attack = None  # built on the first batch that is not cached
-    key = cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples) if adv_cache is not None else None
+    key = (cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples, attack_precision)
+           if adv_cache is not None else None)
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
@@ -200,6 +207,8 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
             if cached is None:
                 if attack is None:
                     target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+                    if attack_precision != "fp32":
+                        target = FastForward(target, attack_precision)
                     attack = create_attack(attack_spec, target, norm, eps)
                 t0 = time.perf_counter()
                 x_adv = attack(x, y)

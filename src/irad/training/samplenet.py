@@ -62,7 +62,7 @@ PRESETS: dict[str, dict] = {
     # ImageNet (`irad make-pairs --preset imagenet`, `irad train implicit --preset imagenet`): the CIFAR-10
     # preset's width and penalty, Lite0's cross-entropy on 160 px random crops of the 224 px pairs (a training
     # step on whole 224 px images costs about 5x more per pair on 2 CPU cores)
-    "imagenet": dict(hidden=[256, 256, 256, 256], epochs=4, batch_size=8, lr=2e-4, precision="bf16",
+    "imagenet": dict(hidden=[256, 256, 256, 256], epochs=3, batch_size=8, lr=2e-4, precision="bf16",
                      channels_last=True, schedule="cosine", shift_penalty=0.1, penalize="clean", crop=160),
 }
 
