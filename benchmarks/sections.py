@@ -33,9 +33,10 @@ PGD_AND_AUTOATTACK_N1000 = ["--attack", "pgd", "--attack", "autoattack", "--scen
                             "--n", "1000", "--adv-cache", f"{WORK}/adv-resnet56-n1000"]
 SCENARIOS = {s: ["--scenario", s] for s in ("oblivious", "bpda", "adaptive")}
 # ImageNet: the shared val subset (1,300 real ILSVRC2012 val images, 725 classes), victim Lite2 (the purifiers'
-# training signal came from Lite0), Linf 4/255; PGD-10 with step 1/255 reaches the budget's boundary
+# training signal came from Lite0), Linf 4/255; PGD-10 with step 1/255 reaches the budget's boundary; examples
+# crafted under bf16 autocast (the check runs compare fp32-crafted ones on the first 100 images)
 IMAGENET = ["--dataset", "imagenet", "--data-root", f"{SHARED}/data", "--split", "val", "--eps", "4/255",
-            "--attack", "pgd:steps=10,alpha=1/255", "--batch-size", "50"]
+            "--attack", "pgd:steps=10,alpha=1/255", "--batch-size", "50", "--attack-precision", "bf16"]
 IMAGENET_IMPLICIT = ["disco:weights=imagenet,precision=bf16", "irad:weights=imagenet,precision=bf16"]
 IMAGENET_OBLIVIOUS = ["none", "bit-depth:bits=4", "jpeg:quality=75", "randomization", "median:size=3",
                       *IMAGENET_IMPLICIT, "disco:precision=bf16", "irad:precision=bf16",
@@ -435,7 +436,9 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "the implicit defenses run in bf16 autocast (within 2e-2 of fp32 per pixel). bpda: PGD-10 through the "
         "defense with an identity backward, first 200 images; adaptive: PGD-10 end to end through the defense "
         "(both deterministic: no EOT), first 100 images. lite1: the same defenses in front of a second victim, "
-        "EfficientNet-Lite1 at 240 px, oblivious PGD-10 and AutoAttack.",
+        "EfficientNet-Lite1 at 240 px, oblivious PGD-10 and AutoAttack. Every attack is crafted under bf16 autocast "
+        "(`--attack-precision bf16`, scored in fp32); check-fp32 / check-bf16: the same oblivious PGD-10 crafted "
+        "in each precision on the first 100 images.",
         lambda: IMAGENET,
         runs={"oblivious": ["--classifier", "efficientnet-lite2", *_defenses(IMAGENET_OBLIVIOUS), "--attack",
                             "autoattack", "--scenario", "oblivious", "--n", "1000",
@@ -446,7 +449,10 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                            "--scenario", "adaptive", "--n", "100"],
               "lite1": ["--classifier", "efficientnet-lite1", *_defenses(["none", *IMAGENET_IMPLICIT]), "--attack",
                         "autoattack", "--scenario", "oblivious", "--n", "1000",
-                        "--adv-cache", f"{WORK}/adv-lite1-n1000"]}),
+                        "--adv-cache", f"{WORK}/adv-lite1-n1000"],
+              **{f"check-{p}": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
+                                "--scenario", "oblivious", "--n", "100", "--attack-precision", p]
+                 for p in ("fp32", "bf16")}}),
     EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet-size images",
         "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "

@@ -8,11 +8,12 @@ from irad.models.implicit import ImplicitResampler
 from irad.utils.precision import autocast
 
 
-def offsets_in_pixels(model: ImplicitResampler, x: torch.Tensor) -> torch.Tensor:
+def offsets_in_pixels(model: ImplicitResampler, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
     """SampleNet's shift of every pixel of ``x`` ``(N, 3, H, W)`` in [0, 1], in pixels: ``(N, H, W, 2)`` as
-    ``(dy, dx)``; differentiable (used in training) and float32 under autocast."""
+    ``(dy, dx)``; differentiable (used in training) and float32 under autocast. ``chunk``: query points per MLP
+    pass (bounded memory for large images)."""
     n, _, h, w = x.shape
-    coord_units = model.samplenet_offsets(x, model.features(x)).float()
+    coord_units = model.samplenet_offsets(x, model.features(x), chunk).float()
     return (coord_units * torch.tensor([h / 2, w / 2], device=x.device)).view(n, h, w, 2)
 
 
@@ -28,8 +29,9 @@ def offset_statistics(model: ImplicitResampler, images: dict[str, torch.Tensor],
     for name, x in images.items():
         per_image, pixel_std, mean = [], [], torch.zeros(2)
         for xb in x.split(batch_size):
-            with autocast(device, precision):
-                off = offsets_in_pixels(model, xb.to(device)).cpu()
+            with autocast(device, precision):  # as many images per pass as the model's query budget holds
+                off = model.in_passes(xb.to(device), lambda part, _: offsets_in_pixels(
+                    model, part, model.query_budget)).cpu()
             mag = off.abs().mean(dim=-1).flatten(1)  # (N, H*W): mean of |dy| and |dx| per pixel
             per_image.append(mag.mean(1))
             pixel_std.append(mag.std(1))
