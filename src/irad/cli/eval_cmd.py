@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="store adversarial examples per batch in DIR and reuse them in later runs (adding a defense, "
                         "resuming an interrupted attack): oblivious ones serve every defense, BPDA and adaptive ones "
                         "belong to one defense (spec and weights) and EOT count")
+    p.add_argument("--adv-cache-strict", action="store_true",
+                   help="stop at a cache entry that was not made by this run's attack, batch, images or classifier "
+                        "(default: say so in one line and recompute it)")
     p.add_argument("--audit", action="store_true",
                    help="also run `irad audit`'s gradient-masking checks on each defense (same images, eps, norm, EOT); "
                         "the reports go to the output JSON under 'audit' (kept when a later run resumes it)")
@@ -58,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
         seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, attack_precision=args.attack_precision,
-        out=args.out, adv_cache=args.adv_cache,
+        out=args.out, adv_cache=args.adv_cache, adv_cache_strict=args.adv_cache_strict,
         audit=args.audit_preset if args.audit else None,
     )
     reports: list[DefenseAudit] = []

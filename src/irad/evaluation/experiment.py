@@ -51,6 +51,7 @@ class EvalConfig:
     worst_of: int = 1  # randomized defenses: also RA over this many fresh draws per adversarial example (all right)
     out: str | None = None
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
+    adv_cache_strict: bool = False  # an entry that is not ours stops the run instead of being recomputed
     audit: str | None = None  # an audit preset: also audit every defense on the same images, eps, norm and EOT
 
 
@@ -115,7 +116,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
             return None
         identity = {**{k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "batch_size")}, "eps": eps}
         folder = Path(cfg.adv_cache) if len(budgets) == 1 else Path(cfg.adv_cache) / f"eps{eps:.6f}"
-        return AdvCache(folder, identity)
+        return AdvCache(folder, identity, strict=cfg.adv_cache_strict)
 
     try:
         for eps in budgets:

@@ -58,10 +58,14 @@ def load_results(path: str | os.PathLike) -> dict:
     p = Path(path)
     try:
         data = json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise IradError(f"cannot read results file {p}: {e}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise IradError(f"cannot read results file {p} ({type(e).__name__}); delete it to recompute its rows, or "
+                        "pass another --out") from None
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise IradError(f"{p} is not an irad results file (no 'results' list)")
+        raise IradError(f"{p} is not an irad results file (no 'results' list); delete it or pass another --out")
+    for key in ("config", "environment"):
+        if not isinstance(data.get(key, {}), dict):
+            raise IradError(f"{p}: '{key}' is not a mapping; delete the file or pass another --out")
     return data
 
 

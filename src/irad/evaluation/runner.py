@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
 from irad.defenses.base import Defense, as_defense, trusted_inputs
-from irad.evaluation.adv_cache import AdvCache
+from irad.evaluation.adv_cache import AdvCache, batch_digest
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.stats import encode_outcomes, proportion_interval
 from irad.evaluation.scenarios import SCENARIOS, attack_target, uses_eot
@@ -188,6 +188,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
     attack = None  # built on the first batch that is not cached
     key = (cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples, attack_precision)
            if adv_cache is not None else None)
+    classifier_print = state_fingerprint(classifier) if adv_cache is not None else None
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
@@ -203,7 +204,11 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 hits = _predict(classifier, defenses[name], x, t) == y
                 t.clean += hits.sum().item()
                 t.clean_hits += hits.tolist()
-            cached = adv_cache.load(key, b, x) if adv_cache is not None else None
+            entry = None
+            if adv_cache is not None:  # what this batch's cached examples must have been made from
+                entry = {"batch_size": len(y), "images_sha256": batch_digest(x, y),
+                         "classifier_sha256": classifier_print}
+            cached = adv_cache.load(key, b, x, entry) if adv_cache is not None else None
             if cached is None:
                 if attack is None:
                     target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
@@ -215,7 +220,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 _sync(x.device)
                 attack_seconds = time.perf_counter() - t0
                 if adv_cache is not None:
-                    adv_cache.save(key, b, x_adv, attack.flags, attack_seconds)
+                    adv_cache.save(key, b, x_adv, attack.flags, attack_seconds, entry)
             else:
                 x_adv, batch_flags, attack_seconds = cached
                 flags.update(batch_flags)
