@@ -51,10 +51,10 @@ PRESETS: dict[str, dict] = {
                      precision="bf16", channels_last=True, schedule="cosine", keep_epochs=True),
     "paper": dict(n_resblocks=16, n_feats=64, hidden=[256, 256, 256, 256], epochs=40, batch_size=128, lr=1e-4),
     # ImageNet (`irad make-pairs --preset imagenet`): the CIFAR-10 built-in fine-tuned on 48 px random crops of
-    # the 800 training pairs at 224 px, 16 crops per pair per epoch, bf16; the built-in ImageNet weights
-    "imagenet": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=30, batch_size=32, lr=2e-4,
+    # the 800 training pairs at 224 px, 8 crops per pair per epoch, bf16; the built-in ImageNet weights
+    "imagenet": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=16, batch_size=32, lr=2e-4,
                      precision="bf16", channels_last=True, schedule="cosine", init="builtin", crop=48,
-                     crops_per_image=16),
+                     crops_per_image=8),
 }
 
 
