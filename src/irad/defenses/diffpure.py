@@ -8,7 +8,6 @@ DDPM reverse process back to step 0 with a pretrained noise-prediction UNet (dif
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -20,6 +19,7 @@ from irad.defenses.domain import DomainCheck
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.registry import packaged_weights
+from irad.utils.files import field, read_json
 from irad.utils.progress import steps
 
 _HOW_TO_GET = ("train one with `irad train ddpm`, or pass a diffusers hub id such as google/ddpm-cifar10-32 on a "
@@ -40,7 +40,10 @@ def resolve_ddpm(weights: str | Path) -> str | Path:
 def trained_t_max(weights: str | Path) -> int | None:
     """The number of low-noise steps a purifier-only DDPM directory was trained on (None: all of them)."""
     path = Path(weights) / TRAINED_RANGE_FILE
-    return json.loads(path.read_text())["t_max"] if path.is_file() else None
+    if not path.is_file():
+        return None
+    fix = f"restore it from the `irad train ddpm` run that wrote {weights}"
+    return field(read_json(path, fix), "t_max", int, path, fix)
 
 
 def check_steps(weights: str | Path, scheduler, steps: list[int], lowest: int, name: str) -> None:

@@ -3,7 +3,6 @@ at its own quality; the prediction is the class of the highest mean softmax."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ from irad.defenses.registry import register_defense
 from irad.errors import IradError
 from irad.models import classifier_info, create_classifier
 from irad.models.registry import packaged_weights
+from irad.utils.files import field, read_json
 
 BUILTIN = "jpeg_ensemble_cifar10"
 
@@ -59,10 +59,16 @@ class JpegEnsemble(DefendedClassifier):
         if not path.is_file():
             raise IradError(f"jpeg-ensemble needs weights=DIR containing ensemble.json (from `irad train jpeg-ensemble "
                             f"--out DIR`); {path} does not exist")
-        spec = json.loads(path.read_text())
+        fix = "retrain the ensemble with `irad train jpeg-ensemble --out DIR`"
+        spec = read_json(path, fix)
+        field(spec, "classifier", str, path, fix)
+        members = field(spec, "members", list, path, fix)
+        if not all(isinstance(m, dict) and "quality" in m and isinstance(m.get("weights"), str) for m in members):
+            raise IradError(f"{path}: field 'members' should list {{quality, weights}} entries; {fix}")
         resolve = lambda w: str(folder / w) if (folder / w).exists() else w  # noqa: E731 (a path or a tag)
         self.qualities = [m["quality"] for m in spec["members"]]
-        trained_on = NUM_CLASSES.get(spec.get("training", {}).get("dataset", ""))  # None: the architecture's default
+        training = spec.get("training", {})
+        trained_on = NUM_CLASSES.get(training.get("dataset", "") if isinstance(training, dict) else "")  # None: the architecture's default
         self.members = nn.ModuleList(create_classifier(spec["classifier"], resolve(m["weights"]), trained_on).eval()
                                      for m in spec["members"])
         self.num_classes = trained_on or classifier_info(spec["classifier"]).num_classes

@@ -80,12 +80,12 @@ class AdvCache:
                 meta = f.metadata() or {}
                 x_adv, flags = f.get_tensor("x_adv"), json.loads(meta["flags"])
                 seconds = float(meta["seconds"]) if "seconds" in meta else None
+                recorded = json.loads(meta["entry"]) if "entry" in meta else None
         except Exception as e:
             raise IradError(f"corrupt cache file {path} ({e}); delete it to recompute that batch") from None
         if x_adv.shape != like.shape:
             return self._reject(path, f"shape differs: {tuple(x_adv.shape)} recorded, {tuple(like.shape)} expected")
-        if "entry" in meta:
-            recorded = json.loads(meta["entry"])
+        if recorded is not None:
             expected = self._entry(attack, batch, entry)
             wrong = next((k for k in sorted(set(recorded) | set(expected)) if recorded.get(k) != expected.get(k)), None)
             if wrong is not None:
@@ -118,4 +118,3 @@ class AdvCache:
         if self.strict:
             raise IradError(message + "; without --adv-cache-strict it is recomputed")
         print(f"irad: {message}; recomputing that batch", file=sys.stderr)
-        return None

@@ -8,7 +8,6 @@ adversarial value to the nearest 1/255 (at most 0.5/255 beyond the eps-ball), as
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from irad.data import load_dataset, stratified_subset
 from irad.errors import IradError
 from irad.models import create_classifier, input_geometry
 from irad.utils.checkpoint import atomic_write_json, save_safetensors
+from irad.utils.files import field, read_json
 from irad.utils.precision import FastForward
 
 
@@ -71,7 +71,7 @@ def make_pairs(cfg: PairsConfig, out: str | Path, device: str = "cpu", progress:
     meta_path = out / "meta.json"
     config = asdict(cfg)
     if meta_path.exists():
-        done = json.loads(meta_path.read_text())
+        done = read_pairs_meta(out)
         if done.get("config") != config:
             raise IradError(f"{out} holds pairs made with a different configuration; use another --out")
         shards_present = all((out / f"shard-{k:05d}.safetensors").exists() for k in range(done.get("shards", 0)))
@@ -121,13 +121,38 @@ def load_pairs(directory: str | Path) -> dict[str, torch.Tensor]:
     meta_path = d / "meta.json"
     if not meta_path.exists():
         raise IradError(f"no training pairs in {d}; make them with `irad make-pairs --out {d}`")
-    meta = json.loads(meta_path.read_text())
+    meta = read_pairs_meta(d)
     if not meta.get("complete"):
         raise IradError(f"the pairs in {d} are incomplete; rerun the same `irad make-pairs` command to finish them")
-    parts = [load_file(str(d / f"shard-{k:05d}.safetensors")) for k in range(meta["shards"])]
-    return {key: torch.cat([p[key] for p in parts]) for key in ("clean", "adv", "labels", "indices")}
+    parts = []
+    for k in range(meta["shards"]):
+        shard = d / f"shard-{k:05d}.safetensors"
+        try:
+            parts.append(load_file(str(shard)))
+        except Exception as e:  # missing, truncated or not safetensors
+            raise IradError(f"cannot read pairs shard {shard} ({type(e).__name__}); delete it and rerun the same "
+                            "`irad make-pairs` command to craft it again") from None
+        missing = [key for key in SHARD_KEYS if key not in parts[-1]]
+        if missing:
+            raise IradError(f"pairs shard {shard} lacks {', '.join(missing)}; delete it and rerun `irad make-pairs`")
+    return {key: torch.cat([p[key] for p in parts]) for key in SHARD_KEYS}
+
+
+SHARD_KEYS = ("clean", "adv", "labels", "indices")
+
+
+def read_pairs_meta(directory: str | Path) -> dict:
+    """``meta.json`` of a pairs directory, checked field by field."""
+    path = Path(directory) / "meta.json"
+    fix = f"delete {directory} and rerun `irad make-pairs` to craft the pairs again"
+    meta = read_json(path, fix)
+    field(meta, "config", dict, path, fix)
+    field(meta, "shards", int, path, fix)
+    field(meta, "count", int, path, fix)
+    field(meta, "complete", bool, path, fix)
+    return meta
 
 
 def pairs_source(directory: str | Path) -> dict:
     """The source classifier and attack the pairs were crafted with (from ``meta.json``)."""
-    return json.loads((Path(directory) / "meta.json").read_text())["config"]
+    return read_pairs_meta(directory)["config"]

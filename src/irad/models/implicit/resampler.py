@@ -20,6 +20,7 @@ from irad.models.implicit.edsr import EDSREncoder
 from irad.models.implicit.mlp import MLP
 from irad.models.implicit.query import coord_dtype, feature_projection, make_cell, make_coord, query_grid, query_local
 from irad.utils.checkpoint import load_module_weights, read_weights, save_safetensors
+from irad.utils.files import read_json
 
 
 @dataclass
@@ -127,7 +128,7 @@ class ImplicitResampler(nn.Module):
             raise IradError(f"no implicit-representation weights at {p} (expected a directory with model.safetensors)")
         cfg_file = file.parent / "config.json"
         if cfg_file.is_file():
-            cfg = ImplicitConfig.from_dict(json.loads(cfg_file.read_text()))
+            cfg = ImplicitConfig.from_dict(read_json(cfg_file, f"restore it from the run that wrote {file}"))
         else:
             from safetensors import safe_open
 
@@ -135,7 +136,10 @@ class ImplicitResampler(nn.Module):
                 meta = (f.metadata() or {}).get("irad_implicit_config")
             if meta is None:
                 raise IradError(f"{file} carries no irad implicit config and has no config.json beside it")
-            cfg = ImplicitConfig.from_dict(json.loads(meta))
+            try:
+                cfg = ImplicitConfig.from_dict(json.loads(meta))
+            except (json.JSONDecodeError, TypeError, AttributeError):
+                raise IradError(f"{file}: its irad implicit config metadata is damaged") from None
         model = cls(cfg)
         load_module_weights(model, read_weights(file), what="implicit representation")
         return model.eval()

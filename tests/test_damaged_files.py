@@ -1,6 +1,6 @@
-"""Adversarial-example cache entries are bound to what made them: a swapped, edited or foreign entry is named in one
-line and recomputed (or stops the run with --adv-cache-strict); an entry from before keys were recorded is read."""
-
+"""Files irad reads back are proven ours: adversarial-example cache entries are bound to what made them (a swapped,
+edited or foreign entry is named in one line and recomputed, or stops the run with --adv-cache-strict; an entry from
+before keys were recorded is read), and every damaged file a reader meets is one `irad: error:` line."""
 from __future__ import annotations
 
 import json
@@ -125,3 +125,81 @@ def test_a_garbled_cache_description_is_one_error_line(uninterrupted, tmp_path, 
     assert main([*BASE, "--adv-cache", str(cache), "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "meta.json is unreadable" in err
+
+
+DAMAGE = {"truncated": lambda b: b[: len(b) // 2], "empty": lambda b: b"", "random bytes": lambda b: b"\x8f\xff\x00ab",
+          "wrong type": lambda b: b"[1, 2]"}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_damaged_pairs_description_and_shards_are_one_error_line(tmp_path, capsys, damage):
+    import torch
+
+    from irad.training.pairs import load_pairs
+    from irad.errors import IradError
+    from irad.utils.checkpoint import atomic_write_json, save_safetensors
+
+    d = tmp_path / "pairs"
+    d.mkdir()
+    atomic_write_json(d / "meta.json", {"config": {}, "count": 2, "shards": 1, "complete": True})
+    z = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    save_safetensors(d / "shard-00000.safetensors", {"clean": z, "adv": z, "labels": torch.zeros(2).long(),
+                                                       "indices": torch.arange(2)})
+    assert load_pairs(d)["clean"].shape == (2, 3, 4, 4)
+    shard = d / "shard-00000.safetensors"
+    good = shard.read_bytes()
+    shard.write_bytes(DAMAGE[damage](good))
+    with pytest.raises(IradError, match="cannot read pairs shard"):
+        load_pairs(d)
+    shard.write_bytes(good)
+    meta = d / "meta.json"
+    meta.write_bytes(DAMAGE[damage](meta.read_bytes()))
+    with pytest.raises(IradError, match="meta.json"):
+        load_pairs(d)
+
+
+@pytest.mark.parametrize("meta, message", [
+    ({"config": {}, "count": 2, "complete": True}, "field 'shards' should be an integer, is missing"),
+    ({"config": [], "count": 2, "shards": 1, "complete": True}, "field 'config' should be a mapping, is list"),
+    ({"config": {}, "count": "2", "shards": 1, "complete": True}, "field 'count' should be an integer, is str"),
+])
+def test_pairs_description_fields_are_checked(tmp_path, meta, message):
+    from irad.errors import IradError
+    from irad.training.pairs import load_pairs
+
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(IradError, match=message):
+        load_pairs(tmp_path)
+
+
+def test_damaged_model_folders_and_training_state_are_one_error_line(tmp_path, capsys):
+    import torch
+
+    from irad.defenses import create_defense
+    from irad.models.implicit import ImplicitConfig, ImplicitResampler
+
+    model_dir = tmp_path / "implicit"
+    ImplicitResampler(ImplicitConfig(1, 4, [8], None)).save(model_dir)
+    (model_dir / "config.json").write_text("{half")
+    assert main(["purify", "x.png", "-o", str(tmp_path / "o.png"), "--defense", f"disco:weights={model_dir}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "config.json" in err
+    ens = tmp_path / "ens"
+    ens.mkdir()
+    (ens / "ensemble.json").write_text(json.dumps({"classifier": "resnet20", "members": [{"quality": 90}]}))
+    with pytest.raises(Exception, match="members"):
+        create_defense(f"jpeg-ensemble:weights={ens}")
+    ddpm = tmp_path / "ddpm"
+    ddpm.mkdir()
+    (ddpm / "trained_range.json").write_text(json.dumps({"t_max": "120"}))
+    from irad.defenses.diffpure import trained_t_max
+
+    with pytest.raises(Exception, match="field 't_max' should be an integer"):
+        trained_t_max(ddpm)
+    from irad.training.state import load_state
+
+    (tmp_path / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="cannot resume from"):
+        load_state(tmp_path / "last.pt", {})
+    torch.save({"config": {}}, tmp_path / "last.pt")
+    assert load_state(tmp_path / "last.pt", {}) == {"config": {}}
