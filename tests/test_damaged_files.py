@@ -203,3 +203,15 @@ def test_damaged_model_folders_and_training_state_are_one_error_line(tmp_path, c
         load_state(tmp_path / "last.pt", {})
     torch.save({"config": {}}, tmp_path / "last.pt")
     assert load_state(tmp_path / "last.pt", {}) == {"config": {}}
+
+
+def test_rows_carry_a_digest_and_a_resume_names_an_edited_one(uninterrupted, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    data = json.loads((uninterrupted / "r.json").read_text())
+    assert all(len(r["digest"]) == 16 for r in data["results"])
+    data["results"][1]["ra"] = 99.0  # edited by hand
+    out.write_text(json.dumps(data))
+    assert main([*BASE, "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("does not match the digest") == 1 and data["results"][1]["defense"] in err
+    assert json.loads(out.read_text())["results"][1]["ra"] == 99.0  # kept, as the issue allows

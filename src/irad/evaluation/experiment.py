@@ -87,6 +87,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
         rows = _same_weights(result_rows(previous, cfg.out), prints, cfg.out)
+        for r in rows:
+            if r.edited() and D.is_main():
+                print(f"irad: note: {cfg.out}: the row {r.defense} / {r.attack} does not match the digest it was "
+                      "computed with (edited by hand?); kept as it is", file=sys.stderr)
         # rows of randomized defenses judged with another worst-of-N are recomputed
         rows = [r for r in rows if r.defense not in defenses or not defenses[r.defense].randomized
                 or r.worst_of == cfg.worst_of]
@@ -98,7 +102,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
             write_results(cfg.out, config, env, rows, audits)
 
     def save(row: ResultRow) -> None:
-        rows.append(replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1]))
+        rows.append(replace(row, classifier_sha256=prints[row.defense][0],
+                            defense_sha256=prints[row.defense][1]).sealed())
         write()
 
     def save_audit(report: DefenseAudit) -> None:

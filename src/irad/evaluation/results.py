@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from irad.errors import IradError
@@ -45,9 +46,24 @@ class ResultRow:
     ra_worst: float | None = None  # % right on all of them (DiffHammer's criterion), its interval and outcomes
     ra_worst_ci: list[float] | None = None
     adv_worst_correct: str | None = None
+    digest: str | None = None  # SHA-256 of the other fields when the row was computed (row_digest): a hand edit shows
+
+    def sealed(self) -> ResultRow:
+        """This row with its digest set."""
+        return replace(self, digest=row_digest(self))
+
+    def edited(self) -> bool:
+        """Whether the row's fields no longer match the digest it was computed with (rows without one: False)."""
+        return self.digest is not None and self.digest != row_digest(self)
 
     def key(self) -> tuple:
         return row_key(self.defense, self.attack, self.scenario, self.norm, self.eps, self.n)
+
+
+def row_digest(row: ResultRow) -> str:
+    """First 16 hex digits of the SHA-256 of every field but ``digest``, as canonical JSON."""
+    fields_ = {k: v for k, v in asdict(row).items() if k != "digest"}
+    return hashlib.sha256(json.dumps(fields_, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def row_key(defense: str, attack: str, scenario: str, norm: str, eps: float, n: int) -> tuple:
