@@ -33,8 +33,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="randomized defenses: also classify each adversarial example N times with fresh randomness and "
                         "report the share right on all N ('RA worst-of-N'; default 1: one draw only)")
     p.add_argument("--attack-precision", default="fp32", choices=["fp32", "bf16"],
-                   help="craft the adversarial examples under bf16 autocast + channels_last (about 3x faster on CPUs "
-                        "with AVX-512 BF16 and GPUs; predictions are still scored in fp32; default: %(default)s)")
+                   help="craft the adversarial examples under bf16 autocast + channels_last (faster on CPUs with "
+                        "AVX-512 BF16 and GPUs; predictions are still scored in fp32; default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
