@@ -52,7 +52,7 @@ def _table(label: str, layers: list, ra: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = args.compare or [f"{args.classifier}:{args.weights}"]
+    specs = args.compare or [f"{args.classifier}:{weights_arg(args.weights, args.classifier) or 'none'}"]
     if args.ra and (not args.compare or len(args.ra) != len(specs)):
         raise IradError(f"--ra needs one value per --compare model ({len(specs)}), got {len(args.ra)}")
     if args.plot and not args.compare:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     results = []
     for i, spec in enumerate(specs):
         name, _, weights = spec.partition(":")
-        model = load_classifier(name, weights_arg(weights), args.dataset, args.device)
+        model = load_classifier(name, weights_arg(weights, name), args.dataset, args.device)
         layers = aliasing(model, images, args.batch_size, progress=True)
         ra = args.ra[i] if args.ra else _robust_accuracy(model, data, args.eps, args.batch_size) if args.measure_ra else None
         results.append({"model": spec, "robust_accuracy": ra, "layers": [l.to_dict() for l in layers]})

@@ -7,7 +7,7 @@ import argparse
 from torch import nn
 
 from irad.data import load_eval_data, load_into_memory
-from irad.models import input_geometry, load_classifier
+from irad.models import classifier_info, input_geometry, load_classifier
 from irad.utils.spec import parse_value
 
 
@@ -65,13 +65,19 @@ def add_crafting_args(p: argparse.ArgumentParser, attack_help: str) -> None:
     p.add_argument("--device", default="cpu")
 
 
-def weights_arg(value: str | None) -> str | None:
-    return None if value in (None, "", "none") else value
+def weights_arg(value: str | None, classifier: str | None = None) -> str | None:
+    """--weights as :func:`~irad.models.create_classifier` takes it: None for none; ``default`` resolved to the
+    classifier's own tag (so results, caches and labels record the real weights)."""
+    if value in (None, "", "none"):
+        return None
+    if value == "default" and classifier is not None:
+        return classifier_info(classifier).default_weights or value
+    return value
 
 
 def classifier_from_args(args: argparse.Namespace) -> nn.Module:
     """The classifier --classifier and --weights select, for --dataset's class count, on --device."""
-    return load_classifier(args.classifier, weights_arg(args.weights), args.dataset, args.device)
+    return load_classifier(args.classifier, weights_arg(args.weights, args.classifier), args.dataset, args.device)
 
 
 def load_images(args: argparse.Namespace):

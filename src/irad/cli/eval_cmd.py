@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(
         dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, offset=args.offset, classifier=args.classifier,
-        weights=weights_arg(args.weights), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
+        weights=weights_arg(args.weights, args.classifier), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
         seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, attack_precision=args.attack_precision,
         out=args.out, adv_cache=args.adv_cache, adv_cache_strict=args.adv_cache_strict,

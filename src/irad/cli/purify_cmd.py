@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     defense = create_defense(args.defense).eval()
     if defense.needs_classifier:
-        attach_classifier(defense, load_classifier(args.classifier, weights_arg(args.weights)))
+        attach_classifier(defense, load_classifier(args.classifier, weights_arg(args.weights, args.classifier)))
     x = load_image(args.input)
     if args.seed is not None:
         torch.manual_seed(args.seed)

@@ -99,7 +99,7 @@ def evaluate(
         worst_of: for a randomized defense, also classify each adversarial example this many times with fresh
             randomness and count it robust only if every draw is right (``ra_worst``; DiffHammer's point that one
             draw under-counts what an attacker breaks). 1: one draw only.
-        attack_precision: ``"bf16"`` crafts the examples under bf16 autocast with channels_last (about 3x faster on
+        attack_precision: ``"bf16"`` crafts the examples under bf16 autocast with channels_last (faster on
             CPUs with AVX-512 BF16 and on GPUs); every prediction that is scored stays in the models' own precision.
 
     Returns:
