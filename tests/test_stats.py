@@ -135,3 +135,22 @@ def test_eval_over_a_list_of_budgets_gives_one_row_each_and_a_curve(tmp_path):
     assert Image.open(plot).size[0] > 300
     assert main([*args[:-2]]) == 0  # resumes: every row is there
     assert len(json.loads(out.read_text())["results"]) == 6
+
+
+def test_recovery_rate_is_ra_among_the_images_the_bare_classifier_gets_right(tiny_model, samples):
+    from torch.utils.data import TensorDataset
+
+    from irad.defenses import create_defense
+    from irad.evaluation import evaluate
+
+    data = TensorDataset(samples[0][:16], samples[1][:16])
+    rows = {r.defense: r for r in evaluate(tiny_model, {"none": create_defense("none"),
+                                                        "median": create_defense("median")},
+                                           ["fgsm"], data, eps=2 / 255, progress=False)}
+    bare = decode_outcomes(rows["none"].clean_correct)
+    adv = decode_outcomes(rows["median"].adv_correct)
+    if any(bare):
+        expected = 100 * sum(a and b for a, b in zip(adv, bare)) / sum(bare)
+        assert rows["median"].recovery_rate == pytest.approx(expected, abs=0.01)
+    else:
+        assert rows["median"].recovery_rate is None

@@ -31,6 +31,8 @@ class ResultRow:
     avg: float
     defense_ms_per_image: float
     destruction_rate: float | None = None  # % of the examples that fool the bare classifier which the defense fixes
+    recovery_rate: float | None = None  # % of the images the bare classifier gets right whose adversarial version the
+    #                                     defended model gets right (Prakash et al. 2018's "recovered" share)
     attack_s_per_image: float | None = None  # wall seconds crafting the examples (oblivious: shared by the defenses
     #                                          attacked together); None where a cached batch predates the timing
     eot_samples: int = 1

@@ -28,6 +28,7 @@ class _Tally:
 
     def __init__(self) -> None:
         self.clean = self.adv = self.n = self.fooled = self.fixed = 0
+        self.bare_right = self.recovered = 0  # the bare classifier's clean hits; of those, right after the defense
         self.seconds = 0.0
         self.attack_seconds = 0.0  # crafting this row's examples, wall time
         self.untimed = 0  # batches whose crafting time is unknown (cached before it was recorded)
@@ -129,8 +130,9 @@ def evaluate(
                                  seed, eot_samples, clean_cache, progress, adv_cache, worst_of, attack_precision)
             for name in group:
                 t = tallies[name]
-                clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed = D.all_reduce_sum(
-                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds, t.untimed])
+                clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed, bare, recovered = D.all_reduce_sum(
+                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds, t.untimed, t.bare_right,
+                     t.recovered])
                 sa, ra = 100.0 * clean / count, 100.0 * adv / count
                 clean_hits, adv_hits = (D.gather_strided(h, n) for h in (t.clean_hits, t.adv_hits))
                 worst = _worst_fields(D.gather_strided(t.worst_hits, n), worst_of) if t.worst_hits else {}
@@ -140,6 +142,7 @@ def evaluate(
                     defense_ms_per_image=round(1000.0 * seconds / count, 4),
                     attack_s_per_image=None if untimed else round(attack_seconds / count, 4),
                     destruction_rate=round(100.0 * fixed / fooled, 2) if fooled else None,
+                    recovery_rate=round(100.0 * recovered / bare, 2) if bare else None,
                     eot_samples=uses_eot(defenses[name], scenario, eot_samples),
                     notes=_notes(defenses[name], scenario, t), attack_precision=attack_precision,
                     sa_ci=list(proportion_interval(int(clean), int(count))),
@@ -228,6 +231,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
             torch.manual_seed(batch_seed + 1)
             with torch.no_grad():
                 fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
+                bare_right = classifier(x).argmax(1) == y  # its clean hits, for the recovery rate
             for name in group:
                 t = tallies[name]
                 right = _predict(classifier, defenses[name], x_adv) == y
@@ -240,6 +244,8 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                     t.worst_hits += always.tolist()
                 t.fooled += fooled.sum().item()
                 t.fixed += (right & fooled).sum().item()
+                t.bare_right += bare_right.sum().item()
+                t.recovered += (right & bare_right).sum().item()
                 t.n += len(y)
                 if attack_seconds is None:
                     t.untimed += 1
