@@ -123,3 +123,24 @@ def test_cli_writes_the_table_json_and_the_comparison_plot(tmp_path, capsys):
     assert [m["robust_accuracy"] for m in both] == [0, 10] and plot.read_bytes()[:4] == b"\x89PNG"
     assert main(["aliasing", "--dataset", "foolbox-cifar10", "--compare", "resnet20:none", "--plot", str(plot)]) == 2
     assert "needs robust accuracies" in capsys.readouterr().err
+
+
+def test_hooks_find_strided_depthwise_tf_same_convs_and_align_them():
+    """EfficientNet-Lite's downsampling: depthwise stride-2 convs with TF "SAME" padding (timm's Conv2dSame), whose
+    unstrided counterpart must keep the strided conv's leading pad so that f_s2 = f_s1[::2, ::2] exactly."""
+    from timm.layers import Conv2dSame
+
+    from irad.analysis.aliasing import aliasing, downsampling_operations, unstrided
+    from irad.models.efficientnet_lite import build_lite
+
+    ops = downsampling_operations(build_lite(0, num_classes=10))
+    depthwise = [name for name, m, kind, stride in ops if m.groups == m.in_channels > 1]
+    assert "blocks.1.0.conv_dw" in depthwise and len(depthwise) == 4 and ops[0][0] == "conv_stem"
+    torch.manual_seed(0)
+    for k, size in ((3, 32), (5, 32), (3, 31), (5, 29)):
+        conv = Conv2dSame(4, 4, k, stride=2, groups=4, bias=False)
+        x = torch.rand(2, 4, size, size)
+        with torch.no_grad():
+            torch.testing.assert_close(conv(x), unstrided(conv, "conv", x)[..., ::2, ::2])
+    layer = aliasing(torch.nn.Sequential(Conv2dSame(3, 3, 3, stride=2, groups=3)), torch.rand(2, 3, 32, 32))[0]
+    assert layer.kind == "conv" and layer.input_size == (32, 32) and layer.am > 0

@@ -9,6 +9,7 @@ A band-limited map gives AM = 0; whatever folds back into the low band on subsam
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -88,8 +89,22 @@ def downsampling_operations(model: nn.Module) -> list[tuple[str, nn.Module, str,
     return ops
 
 
+def _tf_same_before(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """The leading pad TF "SAME" padding (timm's ``pad_same``) gives an axis of ``size`` for a strided conv."""
+    total = max((math.ceil(size / stride) - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2
+
+
 def unstrided(module: nn.Module, kind: str, x: torch.Tensor) -> torch.Tensor:
-    """``module`` applied to ``x`` with stride 1 and otherwise the same settings (weights, padding, dilation)."""
+    """``module`` applied to ``x`` with stride 1 and otherwise the same settings (weights, padding, dilation), aligned
+    so that the strided output is this one's ``[::s, ::s]``. timm's ``Conv2dSame`` (TF "SAME" padding computed per
+    input, EfficientNet-Lite's strided convolutions) keeps the strided conv's leading pad and pads the rest after."""
+    if kind == "conv" and type(module).__name__ == "Conv2dSame":
+        (kh, kw), (sh, sw), (dh, dw) = module.kernel_size, _pair(module.stride), _pair(module.dilation)
+        top = _tf_same_before(x.shape[-2], kh, sh, dh)
+        left = _tf_same_before(x.shape[-1], kw, sw, dw)
+        x = F.pad(x, (left, (kw - 1) * dw - left, top, (kh - 1) * dh - top))
+        return F.conv2d(x, module.weight, module.bias, 1, 0, module.dilation, module.groups)
     if kind == "conv":
         if module.padding_mode != "zeros":
             x = F.pad(x, module._reversed_padding_repeated_twice, mode=module.padding_mode)
