@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import defense_cost
+import first_hour
 import deflection_speed
 import irad_speed
 import learning_curve
@@ -466,6 +467,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
             "pending weights: torchvision's ResNet-50 IMAGENET1K_V1 file is not in this machine's torch hub cache and "
             "this machine cannot download it; on a machine with internet `python benchmarks/run.py --only "
             "deflection-imagenet` fetches it and runs the table.")),
+    ScriptSection("first-hour", "A new user's first commands, timed",
+                  lambda: [_script("benchmarks/first_hour.py")], first_hour.render, "first_hour"),
     ScriptSection("cost", "Defense cost per image", lambda: [_script("benchmarks/defense_cost.py")],
                   defense_cost.render, "cost"),
     ScriptSection("cost-imagenet", "Defense cost per image at 224 px (ImageNet)",
