@@ -213,3 +213,20 @@ def test_median_of_nonzero_entries_with_ties_matches_numpy():
         d = torch.randint(0, 4, (200, length), generator=g).double()  # many ties and zeros
         want = [np.median(r[r != 0]) if r.any() else 0.0 for r in d.numpy()]
         np.testing.assert_array_equal(_median_nonzero(d).numpy(), want)
+
+
+def test_paper_deflection_and_denoise_at_224_px_match_the_per_image_reference(imagenet_samples):
+    """The paper's setting on ImageNet-size images (K = 100, r = 10, BayesShrink db1 YCbCr): the batched defense is
+    deflection then, per image, scikit-image's denoise_wavelet; every deflected pixel is a copy from its window."""
+    x = imagenet_samples.double()
+    y = create_defense("pixel-deflection:deflections=100,window=10,seed=7")(x)
+    deflected = deflect(x, 100, 10, generator=torch.Generator().manual_seed(7))  # the defense's own draws
+    np.testing.assert_allclose(y.permute(0, 2, 3, 1).numpy(), _skimage(deflected), atol=1e-10)
+    for img, out in zip(x, deflected):
+        moved = (out != img).any(0).nonzero().tolist()
+        assert 0 < len(moved) <= 100
+        for r, c in moved:  # the source lies in the (2r+1)^2 window (of the image as deflected so far)
+            window = out[:, max(r - 10, 0):r + 11, max(c - 10, 0):c + 11].reshape(3, -1)
+            original = img[:, max(r - 10, 0):r + 11, max(c - 10, 0):c + 11].reshape(3, -1)
+            pool = torch.cat([window, original], 1)
+            assert bool((pool == out[:, r, c, None]).all(0).any())
