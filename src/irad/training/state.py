@@ -20,7 +20,7 @@ def save_state(path: str | os.PathLike, state: dict) -> None:
 
 def load_state(path: str | os.PathLike, config: dict) -> dict | None:
     """The state saved at ``path`` (None if absent); refuses one saved under a different ``config``. Fields added
-    to a config since the state was saved count as equal while they are unset (None)."""
+    to a config since the state was saved count as equal while they are unset (None) or off (False)."""
     p = Path(path)
     if not p.exists():
         return None
@@ -29,7 +29,7 @@ def load_state(path: str | os.PathLike, config: dict) -> dict | None:
     except Exception as e:  # corrupt or foreign file
         raise IradError(f"cannot resume from {p}: {e}; delete it to start over") from None
     saved = state.get("config") or {}
-    if {k: v for k, v in config.items() if k in saved or v is not None} != saved:
+    if {k: v for k, v in config.items() if k in saved or v not in (None, False)} != saved:
         raise IradError(f"{p} was written with a different configuration; use another --out or delete it")
     return state
 
