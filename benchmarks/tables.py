@@ -31,10 +31,19 @@ def aliasing(d: dict) -> list[str]:
             f"{d['data']['robust_accuracy']}. Layer names without the `net.` prefix; all six are CIFAR ResNets with "
             "option-A shortcuts, so the four downsampling operations are the same. "
             f"Machine: {machine(d['environment'])}.", "",
-            *table(["model", "RA", *[f"AM {la['name'].removeprefix('net.')} ({'x'.join(map(str, la['input_size']))})"
+            *table(["model", "RA", "RA 95% CI", *[f"AM {la['name'].removeprefix('net.')} ({'x'.join(map(str, la['input_size']))})"
                                      for la in layers]],
                    [[m["model"].replace(SHARED_MODELS, "shared/"), f"{m['robust_accuracy']:.1f}",
-                     *[f"{la['am']:.3f}" for la in m["layers"]]] for m in d["models"]])]
+                     _ci(m["robust_accuracy"], d["data"]["n"]), *[f"{la['am']:.3f}" for la in m["layers"]]]
+                    for m in d["models"]])]
+
+
+def _ci(rate: float, n: int) -> str:
+    """The 95% Wilson interval of a rate (percent) measured on ``n`` images."""
+    from irad.evaluation.stats import proportion_interval
+
+    lo, hi = proportion_interval(round(rate * n / 100), n)
+    return f"{lo:.1f}-{hi:.1f}"
 
 
 def _evidence(report: dict, check: str) -> dict:
@@ -44,7 +53,8 @@ def _evidence(report: dict, check: str) -> dict:
 def audit(d: dict) -> list[str]:
     """`irad audit`: each defense's checks, its RA per scenario, and the advice of failed checks."""
     rows = [[r["defense"], r["status"], *[c["status"] for c in r["checks"]],
-             " / ".join(f"{v:.1f}" for v in _evidence(r, "scenario-ordering")["ra"].values()),
+             " / ".join(f"{v:.1f} ({_ci(v, d['config']['n'])})"
+                        for v in _evidence(r, "scenario-ordering")["ra"].values()),
              f"{_evidence(r, 'blackbox-and-transfer')['square_ra']:.1f}",
              f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}"] for r in d["defenses"]]
     advice = [f"- {r['defense']}, {c['name']}: {c['advice']}"
@@ -58,7 +68,7 @@ def audit(d: dict) -> list[str]:
             f"randomized defenses), {square}, no AutoAttack. RA columns: PGD-10 per scenario; white box = "
             f"the stronger of bpda and adaptive. Machine: {machine(d['environment'])}.", "",
             *table(["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
-                    "RA oblivious / bpda / adaptive", "RA Square", "RA at eps 64/255"], rows), "", *advice]
+                    "RA oblivious / bpda / adaptive (95% CI)", "RA Square", "RA at eps 64/255"], rows), "", *advice]
 
 
 def denoising(d: dict) -> list[str]:
