@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -135,10 +136,40 @@ def test_imagenet_loader_refuses_to_guess_labels_without_the_class_list(tmp_path
 def test_implicit_defense_at_224_px_in_chunks_equals_one_pass():
     torch.manual_seed(0)
     x = torch.rand(2, 3, 224, 224)
-    for spec in ("disco", "irad"):
+    for spec in ("disco:weights=imagenet", "irad:weights=imagenet"):
         d = create_defense(spec)
         with torch.no_grad():
             chunked = d(x)  # 1,024 query points per pass: parts of one image
             d.model.query_budget = 2 * 224 * 224
             whole = d(x)
         torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=0)
+
+
+def test_imagenet_builtins_reproduce_their_reference_output_offline():
+    """`irad:weights=imagenet` and `disco:weights=imagenet` read one packaged file and purify the foolbox ImageNet
+    samples as they did when it was packaged; their training signal came from the source Lite0 only."""
+    import json
+    from importlib import resources
+
+    from irad.data import load_foolbox_samples
+
+    folder = resources.files("irad.models") / "weights" / "irad_imagenet"
+    ref = json.loads((folder / "reference.json").read_text())
+    x = load_foolbox_samples("imagenet").tensors[0][:4]
+    for name in ("irad", "disco"):
+        with torch.no_grad():
+            out = create_defense(f"{name}:weights=imagenet")(x)
+        assert out.shape == (4, 3, 224, 224)
+        torch.testing.assert_close(out.mean(dim=(2, 3)), torch.tensor(ref[name]["channel_means"]), atol=1e-4, rtol=0)
+        torch.testing.assert_close(out[:, :, 112, 112], torch.tensor(ref[name]["pixels_112_112"]), atol=1e-4, rtol=0)
+    meta = json.loads((folder / "training.json").read_text())
+    assert {p["config"]["classifier"] for p in meta["pairs"].values()} == {"efficientnet-lite0"}
+    assert meta["cpu_hours"] > 0 and meta["samplenet"]["chosen_epoch"] <= meta["samplenet"]["epochs_run"]
+
+
+def test_all_builtin_weights_stay_under_20_mb():
+    from importlib import resources
+
+    folder = resources.files("irad.models") / "weights"
+    total = sum(f.stat().st_size for f in Path(str(folder)).rglob("*") if f.is_file())
+    assert total < 20 * 2**20
