@@ -12,8 +12,7 @@ def random_crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator |
     """``x`` ``(N, C, H, W)`` -> ``(N, C, size, size)`` (default: the same shape): each image padded by ``pad`` zeros,
     cropped at a random offset, flipped with p=0.5."""
     n, _, h0, w0 = x.shape
-    h = w = size if size is not None else None
-    h, w = h or h0, w or w0
+    h, w = (size, size) if size is not None else (h0, w0)
     padded = F.pad(x, (pad, pad, pad, pad))
     oy = torch.randint(0, h0 + 2 * pad - h + 1, (n,), generator=generator)
     ox = torch.randint(0, w0 + 2 * pad - w + 1, (n,), generator=generator)
