@@ -429,31 +429,35 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "6, 8)",
         "ImageNet val subset (1,300 real ILSVRC2012 validation images in 725 classes, pre-scaled to 227 px by their "
         "publisher, in ../shared/data/imagenet/val), resized (shorter side 292, bicubic) and centre-cropped to 260 px; "
-        "n=1000 class-balanced (one image of every class, then a second of the first 275 classes with two). Victim "
-        "EfficientNet-Lite2 (registry-package weights); the ImageNet IRAD/DISCO weights were trained on pairs and "
-        "cross-entropy from Lite0, never a victim. Linf eps 4/255. oblivious: PGD-10 (step 1/255) and standard "
-        "AutoAttack crafted once on the bare victim and shared by every row. `weights=imagenet` rows are the ImageNet "
-        "built-ins, the rows without it the CIFAR-10 built-ins applied unchanged (the paper's cross-dataset Table 6); "
-        "the implicit defenses run in bf16 autocast (within 2e-2 of fp32 per pixel). bpda: PGD-10 through the "
-        "defense with an identity backward, first 200 images; adaptive: PGD-10 end to end through the defense "
-        "(both deterministic: no EOT), first 100 images. lite1: the same defenses in front of a second victim, "
-        "EfficientNet-Lite1 at 240 px, oblivious PGD-10 and AutoAttack. Every attack is crafted under bf16 autocast "
-        "(`--attack-precision bf16`, scored in fp32); check-fp32 / check-bf16: the same oblivious PGD-10 crafted "
-        "in each precision on the first 100 images.",
+        "every n is a class-balanced subset (`--n`: one image of each of the first n classes while n <= 725). n per "
+        "run is sized from measured cost on the 2-core CPU (260 px, batch 10, bf16): Lite2 forward + backward "
+        "0.095 s/img, so standard AutoAttack (APGD-CE, 100 steps, breaks the bare victim) crafts at about 10 s/img; "
+        "the eleven oblivious rows together cost about 2.5 s/img per pass (IRAD 0.48, DISCO 0.35 s/img forward); "
+        "one adaptive PGD step through IRAD + Lite2 costs 2.4 s/img. Victim EfficientNet-Lite2 (registry-package "
+        "weights); the ImageNet IRAD/DISCO weights were trained on pairs and cross-entropy from Lite0, never a "
+        "victim. Linf eps 4/255. oblivious (n=200): PGD-10 (step 1/255) and standard AutoAttack crafted once on "
+        "the bare victim and shared by every row. `weights=imagenet` rows are the ImageNet built-ins, the rows "
+        "without it the CIFAR-10 built-ins applied unchanged (the paper's cross-dataset Table 6); the implicit "
+        "defenses run in bf16 autocast (within 2e-2 of fp32 per pixel). bpda (n=100): PGD-10 through the defense "
+        "with an identity backward; adaptive (n=50): PGD-10 end to end through the defense (both defenses "
+        "deterministic: no EOT). lite1 (n=200): the same defenses in front of a second victim, EfficientNet-Lite1 "
+        "at 240 px, oblivious PGD-10 and AutoAttack. Every attack is crafted under bf16 autocast "
+        "(`--attack-precision bf16`, scored in fp32); check-fp32 / check-bf16 (n=50): the same oblivious PGD-10 "
+        "crafted in each precision.",
         lambda: IMAGENET,
         runs={"oblivious": ["--classifier", "efficientnet-lite2", *_defenses(IMAGENET_OBLIVIOUS), "--attack",
-                            "autoattack", "--scenario", "oblivious", "--n", "1000",
-                            "--adv-cache", f"{WORK}/adv-lite2-n1000"],
+                            "autoattack", "--scenario", "oblivious", "--n", "200",
+                            "--adv-cache", f"{WORK}/adv-lite2-n200"],
               "bpda": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
-                       "--scenario", "bpda", "--n", "200"],
-              "adaptive": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
-                           "--scenario", "adaptive", "--n", "100"],
-              "lite1": ["--classifier", "efficientnet-lite1", *_defenses(["none", *IMAGENET_IMPLICIT]), "--attack",
-                        "autoattack", "--scenario", "oblivious", "--n", "1000",
-                        "--adv-cache", f"{WORK}/adv-lite1-n1000"],
+                       "--scenario", "bpda", "--n", "100"],
               **{f"check-{p}": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
-                                "--scenario", "oblivious", "--n", "100", "--attack-precision", p]
-                 for p in ("fp32", "bf16")}}),
+                                "--scenario", "oblivious", "--n", "50", "--attack-precision", p]
+                 for p in ("fp32", "bf16")},
+              "adaptive": ["--classifier", "efficientnet-lite2", *_defenses(["none", *IMAGENET_IMPLICIT]),
+                           "--scenario", "adaptive", "--n", "50"],
+              "lite1": ["--classifier", "efficientnet-lite1", *_defenses(["none", *IMAGENET_IMPLICIT]), "--attack",
+                        "autoattack", "--scenario", "oblivious", "--n", "200",
+                        "--adv-cache", f"{WORK}/adv-lite1-n200"]}),
     EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet-size images",
         "The 20 ImageNet samples shipped in the foolbox wheel (JPEG, resized to 256 and centre-cropped to 224), "
