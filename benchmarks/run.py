@@ -67,9 +67,11 @@ def render_eval(sec: EvalSection) -> list[str]:
     from irad.evaluation.results import format_markdown, result_rows
 
     try:
-        runs = [(p, c) for p, c in sec.result_files() if p.exists()]
+        files = sec.result_files()
     except SystemExit:  # its arguments come from another section's results, not run yet
         return []
+    runs = [(p, c) for p, c in files if p.exists()]
+    pending = [p.stem for p, _ in files if not p.exists()]
     missing = sec.requires()
     if missing and not runs:
         return [f"## {sec.title}", "", sec.what, "", f"Not run: {missing}", ""]
@@ -79,9 +81,9 @@ def render_eval(sec: EvalSection) -> list[str]:
     parts = [f"## {sec.title}", "", sec.what, ""]
     if sec.prepare:
         parts += ["Prepared with:", "", "```", *[shlex.join(c) for c in sec.prepare], "```", ""]
-    if not runs:
-        parts += [f"The evaluation runs have not finished yet (`python benchmarks/run.py --only {sec.name}` resumes "
-                  "them).", ""]
+    if pending:
+        which = "The evaluation runs have" if not runs else f"Runs {', '.join(pending)} have"
+        parts += [f"{which} not finished yet (`python benchmarks/run.py --only {sec.name}` resumes them).", ""]
     for path, cmd in runs:
         data = json.loads(path.read_text())
         env = data["environment"]

@@ -154,3 +154,21 @@ def test_recovery_rate_is_ra_among_the_images_the_bare_classifier_gets_right(tin
         assert rows["median"].recovery_rate == pytest.approx(expected, abs=0.01)
     else:
         assert rows["median"].recovery_rate is None
+
+
+def test_rows_carry_the_perturbations_mean_norms(tiny_model, samples):
+    from torch.utils.data import TensorDataset
+
+    from irad.attacks import create_attack
+    from irad.defenses import create_defense
+    from irad.evaluation import evaluate
+
+    x, y = samples[0][:8], samples[1][:8]
+    eps = 2 / 255
+    (row,) = evaluate(tiny_model, {"none": create_defense("none")}, ["fgsm"], TensorDataset(x, y), eps=eps,
+                      progress=False)
+    delta = (create_attack("fgsm", tiny_model, "Linf", eps)(x, y) - x).flatten(1)  # FGSM is deterministic
+    assert row.linf_mean == pytest.approx(delta.abs().amax(1).mean().item(), abs=1e-5)
+    assert row.linf_mean == pytest.approx(eps, abs=1e-5)
+    assert row.l2_mean == pytest.approx(delta.norm(dim=1).mean().item(), abs=1e-5)
+    assert row.l2_rel_mean == pytest.approx((delta.norm(dim=1) / x.flatten(1).norm(dim=1)).mean().item(), abs=1e-5)

@@ -48,6 +48,9 @@ class ResultRow:
     ra_worst: float | None = None  # % right on all of them (DiffHammer's criterion), its interval and outcomes
     ra_worst_ci: list[float] | None = None
     adv_worst_correct: str | None = None
+    l2_mean: float | None = None  # mean over the images of the perturbation's L2 norm (pixels in [0, 1]), of
+    l2_rel_mean: float | None = None  # ||x_adv - x||_2 / ||x||_2 (Guo et al.'s normalized L2, the |L2| column of
+    linf_mean: float | None = None  # Prakash et al.'s tables) and of its Linf norm
     digest: str | None = None  # SHA-256 of the other fields when the row was computed (row_digest): a hand edit shows
 
     def sealed(self) -> ResultRow:
@@ -62,9 +65,14 @@ class ResultRow:
         return row_key(self.defense, self.attack, self.scenario, self.norm, self.eps, self.n)
 
 
+LATER_FIELDS = ("l2_mean", "l2_rel_mean", "linf_mean")  # added after digests: left out while unset, so older rows verify
+
+
 def row_digest(row: ResultRow) -> str:
-    """First 16 hex digits of the SHA-256 of every field but ``digest``, as canonical JSON."""
-    fields_ = {k: v for k, v in asdict(row).items() if k != "digest"}
+    """First 16 hex digits of the SHA-256 of every field but ``digest`` (and the unset :data:`LATER_FIELDS`), as
+    canonical JSON."""
+    fields_ = {k: v for k, v in asdict(row).items()
+               if k != "digest" and not (k in LATER_FIELDS and v is None)}
     return hashlib.sha256(json.dumps(fields_, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -120,7 +128,7 @@ def interval(row: ResultRow, which: str) -> tuple[float, float]:
 
 def format_table(rows: list[ResultRow]) -> str:
     """Plain-text table: one line per row with SA, RA (each with its 95% interval), Avg (percent), defense ms/img
-    and, where known, the attack's seconds per image."""
+    and, where known, the perturbation's mean relative L2 and Linf norms and the attack's seconds per image."""
     head, body = _cells(rows)
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths)), "  ".join("-" * w for w in widths)]
@@ -149,6 +157,10 @@ def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
         head += ["RA worst-of-N", "its 95% CI"]
         for b, r in zip(body, rows):
             b += ["-", "-"] if r.ra_worst is None else [f"{r.ra_worst:.2f} (N={r.worst_of})", _ci_text(r.ra_worst_ci)]
+    if any(r.l2_rel_mean is not None for r in rows):  # the perturbation's size, as Prakash et al. report it
+        head += ["mean |L2| rel", "mean Linf"]
+        for b, r in zip(body, rows):
+            b += ["-", "-"] if r.l2_rel_mean is None else [f"{r.l2_rel_mean:.4f}", f"{r.linf_mean:.4f}"]
     if timed:
         head.append("attack s/img")
         for b, r in zip(body, rows):

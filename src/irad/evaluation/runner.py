@@ -36,6 +36,7 @@ class _Tally:
         self.clean_hits: list[bool] = []  # per image, this rank's shard in order
         self.adv_hits: list[bool] = []
         self.worst_hits: list[bool] = []  # right on every one of worst_of fresh draws (randomized defenses)
+        self.l2 = self.l2_rel = self.linf = 0.0  # sums over images of the perturbation's norms
 
 
 def _sync(device: torch.device) -> None:
@@ -104,7 +105,8 @@ def evaluate(
             CPUs with AVX-512 BF16 and on GPUs); every prediction that is scored stays in the models' own precision.
 
     Returns:
-        One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate.
+        One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate,
+        the perturbations' mean norms.
 
     Example::
 
@@ -130,9 +132,9 @@ def evaluate(
                                  seed, eot_samples, clean_cache, progress, adv_cache, worst_of, attack_precision)
             for name in group:
                 t = tallies[name]
-                clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed, bare, recovered = D.all_reduce_sum(
-                    [t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds, t.untimed, t.bare_right,
-                     t.recovered])
+                (clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed, bare, recovered, l2, l2_rel,
+                 linf) = D.all_reduce_sum([t.clean, t.adv, t.n, t.seconds, t.fooled, t.fixed, t.attack_seconds,
+                                           t.untimed, t.bare_right, t.recovered, t.l2, t.l2_rel, t.linf])
                 sa, ra = 100.0 * clean / count, 100.0 * adv / count
                 clean_hits, adv_hits = (D.gather_strided(h, n) for h in (t.clean_hits, t.adv_hits))
                 worst = _worst_fields(D.gather_strided(t.worst_hits, n), worst_of) if t.worst_hits else {}
@@ -149,6 +151,8 @@ def evaluate(
                     ra_ci=list(proportion_interval(int(adv), int(count))),
                     clean_correct=encode_outcomes(bool(h) for h in clean_hits),
                     adv_correct=encode_outcomes(bool(h) for h in adv_hits),
+                    l2_mean=round(l2 / count, 5), l2_rel_mean=round(l2_rel / count, 5),
+                    linf_mean=round(linf / count, 5),
                     **worst,
                 )
                 rows.append(row)
@@ -228,6 +232,10 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 x_adv, batch_flags, attack_seconds = cached
                 flags.update(batch_flags)
             check_budget(x, x_adv, norm, eps, attack_spec)
+            delta = (x_adv - x).flatten(1)
+            l2 = delta.norm(dim=1)
+            l2_rel = l2 / x.flatten(1).norm(dim=1).clamp_min(1e-12)
+            linf = delta.abs().amax(1)
             torch.manual_seed(batch_seed + 1)
             with torch.no_grad():
                 fooled = classifier(x_adv).argmax(1) != y  # the bare classifier's mistakes, for the destruction rate
@@ -246,6 +254,9 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 t.fixed += (right & fooled).sum().item()
                 t.bare_right += bare_right.sum().item()
                 t.recovered += (right & bare_right).sum().item()
+                t.l2 += l2.sum().item()
+                t.l2_rel += l2_rel.sum().item()
+                t.linf += linf.sum().item()
                 t.n += len(y)
                 if attack_seconds is None:
                     t.untimed += 1
