@@ -137,3 +137,20 @@ def test_bf16_crafted_examples_are_scored_in_fp32_and_cached_apart(tiny_model, s
     assert abs(half.ra - full.ra) <= 25  # a bf16-crafted PGD is about as strong on 8 images
     files = sorted(p.name for p in (tmp_path / "adv").glob("*.safetensors"))
     assert len(files) == 2 and any("attack_precision" in f for f in files)  # one entry per precision
+
+
+def test_a_bf16_attack_leaves_a_batchnorm_victim_in_eval_mode(samples):
+    """torchattacks restores its target's mode after each attack: the bf16 wrapper must carry the victim's eval
+    mode, or the victim is scored afterwards on batch statistics (and its running statistics overwritten)."""
+    from torch.utils.data import TensorDataset
+
+    from irad.models import create_classifier
+
+    torch.manual_seed(0)
+    model = create_classifier("resnet20").eval()  # random weights: what matters is its BatchNorm
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = TensorDataset(samples[0][:8], samples[1][:8])
+    evaluate(model, {"none": create_defense("none")}, ["fgsm", "fgsm"], data, eps=2 / 255, progress=False,
+             batch_size=4, attack_precision="bf16")
+    assert not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # running statistics untouched

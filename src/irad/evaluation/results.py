@@ -157,6 +157,10 @@ def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
         head += ["RA worst-of-N", "its 95% CI"]
         for b, r in zip(body, rows):
             b += ["-", "-"] if r.ra_worst is None else [f"{r.ra_worst:.2f} (N={r.worst_of})", _ci_text(r.ra_worst_ci)]
+    if any(r.recovery_rate is not None for r in rows):  # Prakash et al.'s metric
+        head.append("Rec")
+        for b, r in zip(body, rows):
+            b.append("-" if r.recovery_rate is None else f"{r.recovery_rate:.2f}")
     if any(r.l2_rel_mean is not None for r in rows):  # the perturbation's size, as Prakash et al. report it
         head += ["mean |L2| rel", "mean Linf"]
         for b, r in zip(body, rows):
