@@ -517,6 +517,15 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                   "--out", "benchmarks/results/aliasing.json"]],
         tables.aliasing, "aliasing"),
     ScriptSection(
+        "aliasing-imagenet", "Aliasing of EfficientNet-Lite's downsampling layers (ImageNet)",
+        lambda: [["irad", "train", "classifier", "--preset", "imagenet-adversarial", "--data-root", f"{SHARED}/data",
+                  "--out", f"{WORK}/lite0-pgd"],
+                 ["irad", "aliasing", *IMAGENET_DATA, "--classifier", "efficientnet-lite0", "--n", "128",
+                  "--compare", *[f"efficientnet-lite{k}:imagenet" for k in range(3)],
+                  f"efficientnet-lite0:{WORK}/lite0-pgd/model.safetensors", "--measure-ra",
+                  "--plot", "benchmarks/results/aliasing-imagenet.png", "--out", "benchmarks/results/aliasing-imagenet.json"]],
+        tables.aliasing, "aliasing-imagenet"),
+    ScriptSection(
         "audit", "Gradient-masking audit, Linf 8/255 (`irad audit`, cpu preset)",
         lambda: [["irad", "audit", *VICTIM, "--defense", "none", "--defense", "bit-depth:bits=4",
                   "--defense", chosen_deflection(), "--defense", "irad", "--defense", "disco", "--preset", "cpu",

@@ -24,18 +24,33 @@ def offsets(d: dict) -> list[str]:
 
 
 def aliasing(d: dict) -> list[str]:
-    """`irad aliasing --compare`: the aliasing metric per downsampling layer and model."""
-    layers = d["models"][0]["layers"]
-    return [f"Aliasing metric (Eq. 7: mean over feature maps and images of the L1 distance between the strided map's "
-            f"spectrum and the alias-free one) on CIFAR-10 (JPEG-75) test, n={d['data']['n']} (stratified). RA: "
-            f"{d['data']['robust_accuracy']}. Layer names without the `net.` prefix; all six are CIFAR ResNets with "
-            "option-A shortcuts, so the four downsampling operations are the same. "
-            f"Machine: {machine(d['environment'])}.", "",
-            *table(["model", "RA", "RA 95% CI", *[f"AM {la['name'].removeprefix('net.')} ({'x'.join(map(str, la['input_size']))})"
-                                     for la in layers]],
-                   [[m["model"].replace(SHARED_MODELS, "shared/"), f"{m['robust_accuracy']:.1f}",
-                     _ci(m["robust_accuracy"], d["data"]["n"]), *[f"{la['am']:.3f}" for la in m["layers"]]]
-                    for m in d["models"]])]
+    """`irad aliasing --compare`: the aliasing metric per downsampling layer and model (a column per layer when
+    every model has the same downsampling layers, else a row per model and layer)."""
+    data = d["data"]
+    images = ("CIFAR-10 (JPEG-75) test" if data["dataset"] == "cifar10" else
+              f"{data['dataset']} {data['split']} images at the first model's input size")
+    names = [[la["name"] for la in m["layers"]] for m in d["models"]]
+    head = [f"Aliasing metric (Eq. 7: mean over feature maps and images of the L1 distance between the strided map's "
+            f"spectrum and the alias-free one) on {images}, n={data['n']} (stratified). RA: "
+            f"{data['robust_accuracy']}. Layer names without the `net.` prefix. Machine: {machine(d['environment'])}.",
+            ""]
+
+    def ra(m: dict) -> list[str]:
+        return [f"{m['robust_accuracy']:.1f}", _ci(m["robust_accuracy"], data["n"])]
+
+    def model(m: dict) -> str:
+        return m["model"].replace(SHARED_MODELS, "shared/")
+
+    if all(n == names[0] for n in names):
+        layers = d["models"][0]["layers"]
+        return [*head, *table(["model", "RA", "RA 95% CI", *[f"AM {la['name'].removeprefix('net.')} "
+                                                             f"({'x'.join(map(str, la['input_size']))})"
+                                                             for la in layers]],
+                              [[model(m), *ra(m), *[f"{la['am']:.3f}" for la in m["layers"]]] for m in d["models"]])]
+    return [*head, *table(["model", "RA", "RA 95% CI", "layer", "kind", "input", "AM"],
+                          [[model(m), *ra(m), la["name"].removeprefix("net."), la["kind"],
+                            "x".join(map(str, la["input_size"])), f"{la['am']:.3f}"]
+                           for m in d["models"] for la in m["layers"]])]
 
 
 def _ci(rate: float, n: int) -> str:

@@ -60,6 +60,11 @@ PRESETS: dict[str, dict] = {
     # 20,000 images (~4x the cost of clean epochs: ~12 min on 2 CPU cores).
     "cpu-adversarial": dict(arch="resnet20", init="irad-cifar10", epochs=3, lr=0.05, train_limit=20000,
                             adversarial="pgd:steps=3,alpha=6/255"),
+    # A short PGD fine-tune of EfficientNet-Lite0 on the 1,000 ImageNet training-side images (224 px crops, BatchNorm
+    # statistics frozen), for the aliasing study's robust / standard pair; monitored on the first 200 val images.
+    "imagenet-adversarial": dict(arch="efficientnet-lite0", dataset="imagenet", init="imagenet", epochs=2,
+                                 batch_size=32, lr=0.001, weight_decay=1e-5, freeze_bn=True, test_limit=200,
+                                 adversarial="pgd:steps=3,alpha=2/255", adversarial_eps=4 / 255),
     # Madry et al.: PGD-10 (step 2/255) adversarial training from scratch.
     "gpu-adversarial": dict(arch="wrn28-10", epochs=100, batch_size=128, lr=0.1, adversarial="pgd:steps=10"),
 }
