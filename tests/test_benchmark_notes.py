@@ -66,3 +66,21 @@ def test_benchmarks_md_renders_without_the_local_training_runs(monkeypatch):
     curve = text.split("## Learning curve", 1)[1].split("\n## ", 1)[0]
     assert len(evaluated) > 1
     assert all(f"--defense '{r['defense']}'" in curve or f"--defense {r['defense']}" in curve for r in evaluated)
+
+
+def test_aliasing_table_has_a_row_per_layer_when_the_models_downsample_differently():
+    import tables
+
+    def model(name: str, layers: list[str]) -> dict:
+        return {"model": name, "robust_accuracy": 10.0,
+                "layers": [{"name": n, "kind": "conv", "input_size": [8, 8], "am": 0.5} for n in layers]}
+
+    data = {"dataset": "imagenet", "split": "val", "n": 4, "robust_accuracy": "PGD-10"}
+    env = {"processor": "x86_64", "cpu_count": 2, "torch_threads": 2, "device": "cpu", "torch": "2"}
+    same = tables.aliasing({"models": [model("a", ["s", "t"]), model("b", ["s", "t"])], "data": data,
+                            "environment": env})
+    differ = tables.aliasing({"models": [model("a", ["s", "t"]), model("b", ["s", "t", "u"])], "data": data,
+                              "environment": env})
+    rows = lambda lines: [l for l in lines if l.startswith("| ") and not l.startswith("| model")]  # noqa: E731
+    assert len(rows(same)) == 2 and "AM s (8x8)" in " ".join(same)
+    assert len(rows(differ)) == 5 and "imagenet val" in differ[0]
