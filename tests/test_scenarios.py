@@ -154,3 +154,22 @@ def test_a_bf16_attack_leaves_a_batchnorm_victim_in_eval_mode(samples):
              batch_size=4, attack_precision="bf16")
     assert not model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # running statistics untouched
+
+
+def test_transfer_examples_are_crafted_on_the_source_and_scored_on_the_victim(tiny_model, samples):
+    from torch.utils.data import TensorDataset
+
+    from irad.attacks import create_attack
+
+    torch.manual_seed(1)
+    source = type(tiny_model)().eval()  # another TinyNet
+    x, y = samples[0][:8], samples[1][:8]
+    (row,) = evaluate(tiny_model, {"none": create_defense("none")}, ["fgsm"], TensorDataset(x, y), eps=8 / 255,
+                      progress=False, source=source)
+    x_adv = create_attack("fgsm", source, "Linf", 8 / 255)(x, y)  # FGSM is deterministic
+    with torch.no_grad():
+        expected = 100 * (tiny_model(x_adv).argmax(1) == y).float().mean().item()
+    assert row.ra == pytest.approx(expected, abs=0.01)
+    with pytest.raises(IradError, match="oblivious"):
+        evaluate(tiny_model, {"none": create_defense("none")}, ["fgsm"], TensorDataset(x, y), scenario="bpda",
+                 progress=False, source=source)

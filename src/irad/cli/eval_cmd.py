@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attack-precision", default="fp32", choices=["fp32", "bf16"],
                    help="craft the adversarial examples under bf16 autocast + channels_last (faster on CPUs with "
                         "AVX-512 BF16 and GPUs; predictions are still scored in fp32; default: %(default)s)")
+    p.add_argument("--source", default=None, metavar="CLASSIFIER[:WEIGHTS]",
+                   help="oblivious only: craft the examples on this model (weights default: its own) and score them "
+                        "on --classifier behind each defense (transfer, the black-box setting)")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         weights=weights_arg(args.weights, args.classifier), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],
         scenario=args.scenario, norm=args.norm, eps=args.eps, batch_size=args.batch_size, device=args.device,
         seed=args.seed, eot_samples=args.eot_samples, worst_of=args.worst_of, attack_precision=args.attack_precision,
-        out=args.out, adv_cache=args.adv_cache, adv_cache_strict=args.adv_cache_strict,
+        source=_source_arg(args.source), out=args.out, adv_cache=args.adv_cache, adv_cache_strict=args.adv_cache_strict,
         audit=args.audit_preset if args.audit else None,
     )
     reports: list[DefenseAudit] = []
@@ -83,3 +86,11 @@ def run(args: argparse.Namespace) -> int:
             plot_robustness_curve(rows, args.plot)
             print(f"plot written to {args.plot}")
     return 0
+
+
+def _source_arg(value: str | None) -> str | None:
+    """``NAME[:WEIGHTS]`` with its weights resolved as --weights is (``NAME`` alone: the architecture's own)."""
+    if not value:
+        return None
+    name, _, weights = value.partition(":")
+    return f"{name}:{weights_arg(weights or 'default', name) or 'none'}"

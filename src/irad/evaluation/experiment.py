@@ -26,7 +26,7 @@ from irad.utils.provenance import environment
 
 # Keys whose change makes earlier rows in --out incomparable.
 _IDENTITY_KEYS = ("dataset", "data_root", "split", "offset", "classifier", "weights", "seed", "eot_samples")
-_RESULTS_KEYS = (*_IDENTITY_KEYS, "attack_precision")  # a results file's setup (the cache keys precision per entry)
+_RESULTS_KEYS = (*_IDENTITY_KEYS, "attack_precision", "source")  # a results file's setup (the cache keys precision per entry)
 
 
 @dataclass
@@ -48,6 +48,7 @@ class EvalConfig:
     seed: int = 0
     eot_samples: int = 10
     attack_precision: str = "fp32"  # bf16: craft adversarial examples under bf16 autocast (scores stay fp32)
+    source: str | None = None  # "NAME[:WEIGHTS]": oblivious examples crafted on this model (transfer, black-box)
     worst_of: int = 1  # randomized defenses: also RA over this many fresh draws per adversarial example (all right)
     out: str | None = None
     adv_cache: str | None = None  # directory caching oblivious adversarial examples across runs
@@ -68,6 +69,12 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset, **input_geometry(cfg.classifier))
     num_classes = dataset_classes(cfg.dataset)
     classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
+    source = None
+    if cfg.source:
+        if cfg.scenario != "oblivious":
+            raise IradError(f"--source crafts transfer examples, an oblivious attack; got --scenario {cfg.scenario}")
+        name, _, weights = cfg.source.partition(":")
+        source = load_classifier(name, None if weights in ("", "none") else weights, cfg.dataset, device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}
     model_print = state_fingerprint(classifier)
     prints = {spec: (model_print, state_fingerprint(d)) for spec, d in defenses.items()}
@@ -102,8 +109,9 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
             write_results(cfg.out, config, env, rows, audits)
 
     def save(row: ResultRow) -> None:
-        rows.append(replace(row, classifier_sha256=prints[row.defense][0],
-                            defense_sha256=prints[row.defense][1]).sealed())
+        notes = [*row.notes, f"transfer: crafted on {cfg.source}"] if cfg.source else row.notes
+        rows.append(replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1],
+                            notes=notes).sealed())
         write()
 
     def save_audit(report: DefenseAudit) -> None:
@@ -120,6 +128,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         if not cfg.adv_cache:
             return None
         identity = {**{k: config[k] for k in (*_IDENTITY_KEYS, "n", "norm", "batch_size")}, "eps": eps}
+        if cfg.source:
+            identity["source"] = cfg.source
         folder = Path(cfg.adv_cache) if len(budgets) == 1 else Path(cfg.adv_cache) / f"eps{eps:.6f}"
         return AdvCache(folder, identity, strict=cfg.adv_cache_strict)
 
@@ -127,7 +137,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         for eps in budgets:
             evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, eps, cfg.batch_size, cfg.seed,
                      cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress,
-                     adv_cache=cache_for(eps), worst_of=cfg.worst_of, attack_precision=cfg.attack_precision)
+                     adv_cache=cache_for(eps), worst_of=cfg.worst_of, attack_precision=cfg.attack_precision,
+                     source=source)
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
 from irad.defenses.base import Defense, as_defense, trusted_inputs
+from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache, batch_digest
 from irad.evaluation.results import ResultRow, row_key
 from irad.evaluation.stats import encode_outcomes, proportion_interval
@@ -78,6 +79,7 @@ def evaluate(
     adv_cache: AdvCache | None = None,
     worst_of: int = 1,
     attack_precision: str = "fp32",
+    source: nn.Module | None = None,
 ) -> list[ResultRow]:
     """Standard and robust accuracy of every defense against every attack in one threat scenario.
 
@@ -103,6 +105,8 @@ def evaluate(
             draw under-counts what an attacker breaks). 1: one draw only.
         attack_precision: ``"bf16"`` crafts the examples under bf16 autocast with channels_last (faster on
             CPUs with AVX-512 BF16 and on GPUs); every prediction that is scored stays in the models' own precision.
+        source: oblivious only: craft the examples on this model instead (transfer / black-box); they are scored,
+            as always, on ``classifier`` behind each defense.
 
     Returns:
         One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate,
@@ -115,6 +119,8 @@ def evaluate(
         >>> print(format_table(rows))
     """
     check_choice("scenario", scenario, SCENARIOS)
+    if source is not None and scenario != "oblivious":
+        raise IradError(f"a source model crafts transfer examples, an oblivious attack; got scenario {scenario!r}")
     device = next(classifier.parameters()).device
     classifier.eval()
     defenses = {name: as_defense(d).to(device).eval() for name, d in defenses.items()}
@@ -129,7 +135,8 @@ def evaluate(
         groups = [pending] if scenario == "oblivious" else [[name] for name in pending]
         for group in groups:
             tallies = _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size,
-                                 seed, eot_samples, clean_cache, progress, adv_cache, worst_of, attack_precision)
+                                 seed, eot_samples, clean_cache, progress, adv_cache, worst_of, attack_precision,
+                                 source)
             for name in group:
                 t = tallies[name]
                 (clean, adv, count, seconds, fooled, fixed, attack_seconds, untimed, bare, recovered, l2, l2_rel,
@@ -188,14 +195,15 @@ def cache_key(attack_spec: str, scenario: str, name: str, defense: Defense, eot_
 
 
 def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, eps, batch_size, seed, eot_samples,
-               clean_cache, progress, adv_cache, worst_of, attack_precision) -> dict[str, _Tally]:
+               clean_cache, progress, adv_cache, worst_of, attack_precision, source=None) -> dict[str, _Tally]:
     device = next(classifier.parameters()).device
     tallies = {name: _Tally() for name in group}
     need_clean = [name for name in group if name not in clean_cache]
     attack = None  # built on the first batch that is not cached
     key = (cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples, attack_precision)
            if adv_cache is not None else None)
-    classifier_print = state_fingerprint(classifier) if adv_cache is not None else None
+    crafter = classifier if source is None else source.eval()  # the model the attack differentiates
+    classifier_print = state_fingerprint(crafter) if adv_cache is not None else None
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
     flags: set[str] = set()
@@ -218,7 +226,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
             cached = adv_cache.load(key, b, x, entry) if adv_cache is not None else None
             if cached is None:
                 if attack is None:
-                    target = attack_target(classifier, defenses[group[0]], scenario, eot_samples)
+                    target = attack_target(crafter, defenses[group[0]], scenario, eot_samples)
                     if attack_precision != "fp32":
                         target = FastForward(target, attack_precision)
                     attack = create_attack(attack_spec, target, norm, eps)
