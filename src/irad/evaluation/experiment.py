@@ -70,9 +70,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     num_classes = dataset_classes(cfg.dataset)
     classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
     source = None
-    if cfg.source:
-        if cfg.scenario != "oblivious":
-            raise IradError(f"--source crafts transfer examples, an oblivious attack; got --scenario {cfg.scenario}")
+    if cfg.source:  # evaluate() refuses it outside the oblivious scenario
         name, _, weights = cfg.source.partition(":")
         source = load_classifier(name, None if weights in ("", "none") else weights, cfg.dataset, device)
     defenses = {spec: create_defense(spec) for spec in dict.fromkeys(cfg.defenses)}

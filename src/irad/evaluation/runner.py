@@ -123,6 +123,8 @@ def evaluate(
         raise IradError(f"a source model crafts transfer examples, an oblivious attack; got scenario {scenario!r}")
     device = next(classifier.parameters()).device
     classifier.eval()
+    if source is not None:
+        source.eval()
     defenses = {name: as_defense(d).to(device).eval() for name, d in defenses.items()}
     n = len(data)
     skip = set(skip)
@@ -202,7 +204,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
     attack = None  # built on the first batch that is not cached
     key = (cache_key(attack_spec, scenario, group[0], defenses[group[0]], eot_samples, attack_precision)
            if adv_cache is not None else None)
-    crafter = classifier if source is None else source.eval()  # the model the attack differentiates
+    crafter = classifier if source is None else source  # the model the attack differentiates
     classifier_print = state_fingerprint(crafter) if adv_cache is not None else None
     desc = f"{attack_spec} [{scenario}]" + ("" if len(group) > 1 else f" {group[0]}")
     bar = tqdm(_loader(data, batch_size), desc=desc, disable=not (progress and D.is_main()), leave=False, unit="batch")
