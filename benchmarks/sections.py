@@ -45,6 +45,10 @@ IMAGENET_OBLIVIOUS = ["none", "bit-depth:bits=4", "jpeg:quality=75", "randomizat
                       *IMAGENET_IMPLICIT, "disco:precision=bf16", "irad:precision=bf16",
                       "implicit:weights=imagenet,sampler=si,shift=1.5,precision=bf16",
                       "implicit:weights=imagenet,sampler=sv,shift=1.5,precision=bf16"]
+# the note's claims, each a paired test on the same images: IRAD against DISCO, the other samplers of its
+# representation, and the CIFAR-10 built-in applied unchanged
+IMAGENET_PAIRS = [(IMAGENET_IMPLICIT[1], other) for other in
+                  (IMAGENET_IMPLICIT[0], *IMAGENET_OBLIVIOUS[-2:], "irad:precision=bf16")]
 
 
 def _defenses(specs: list[str]) -> list[str]:
@@ -489,7 +493,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                            "--scenario", "adaptive", "--n", "50"],
               "lite1": ["--classifier", "efficientnet-lite1", *_defenses(["none", *IMAGENET_IMPLICIT]), "--attack",
                         "autoattack", "--scenario", "oblivious", "--n", "100",
-                        "--adv-cache", f"{WORK}/adv-lite1-n100"]}),
+                        "--adv-cache", f"{WORK}/adv-lite1-n100"]},
+        extra=lambda: tables.paired("imagenet-oblivious", IMAGENET_PAIRS)),
     EvalSection(
         "deflection-imagenet", "Pixel deflection on ImageNet, the paper's setting (Prakash et al. 2018, Tables 2, 5, 6)",
         "ImageNet val subset at 260 px as in the ImageNet column, victim EfficientNet-Lite2; the paper's K=100 "

@@ -3,9 +3,12 @@ section's description and table from that JSON."""
 
 from __future__ import annotations
 
-from report import machine, table
+from report import RESULTS, machine, table
 
 from irad.auditing import PRESETS
+from irad.errors import IradError
+from irad.evaluation.paired import compare_defenses
+from irad.evaluation.results import load_results, result_rows
 
 SHARED_MODELS = "../shared/models/cifar10-resnet-idelbayev/"
 
@@ -96,3 +99,31 @@ def denoising(d: dict) -> list[str]:
             *table(["t (t* = t/1000)", "noisy input", "x0 prediction (1 UNet call)", "purified (t reverse steps)"],
                    [[str(r["t"]), f"{r['psnr_noisy']:.2f}", f"{r['psnr_x0_prediction']:.2f}",
                      f"{r['psnr_purified']:.2f}"] for r in d["rows"]])]
+
+
+def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """Paired comparisons (`irad compare`) of defense pairs in ``benchmarks/results/<stem>.json``, every attack both
+    have; nothing while the file or a pair's rows are missing (a section still running)."""
+    path = RESULTS / f"{stem}.json"
+    if not path.exists():
+        return []
+    rows = result_rows(load_results(path), str(path))
+    found = []
+    for a, b in pairs:
+        try:
+            found += compare_defenses(rows, a, b)
+        except IradError:
+            continue
+    if not found:
+        return []
+    first = found[0].a
+    return [f"Paired comparisons on the same {first.n} images (`irad compare benchmarks/results/{stem}.json A B`): "
+            "difference A - B in points with its 95% Agresti-Min interval, McNemar's exact p-value, and the discordant "
+            "images (right under A only / under B only). An interval that contains 0 means the data do not tell "
+            "the two apart.", "",
+            *table(["A", "B", "attack", "", "A %", "B %", "A - B [95% CI]", "p", "A only / B only"],
+                   [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack, p.metric,
+                     f"{getattr(p.a, p.metric.lower()):.1f}", f"{getattr(p.b, p.metric.lower()):.1f}",
+                     f"{p.comparison.difference:+.1f} [{p.comparison.interval[0]:+.1f}, "
+                     f"{p.comparison.interval[1]:+.1f}]", f"{p.comparison.p_value:.2g}",
+                     f"{p.comparison.a_only} / {p.comparison.b_only}"] for p in found]), ""]

@@ -84,3 +84,22 @@ def test_aliasing_table_has_a_row_per_layer_when_the_models_downsample_different
     rows = lambda lines: [l for l in lines if l.startswith("| ") and not l.startswith("| model")]  # noqa: E731
     assert len(rows(same)) == 2 and "AM s (8x8)" in " ".join(same)
     assert len(rows(differ)) == 5 and "imagenet val" in differ[0]
+
+
+def test_paired_table_tests_each_pair_on_the_same_images(tmp_path, monkeypatch):
+    """The section's paired table: A - B and McNemar's p from per-image outcomes; pairs without rows are left out."""
+    import tables
+
+    from irad.evaluation.results import ResultRow, write_results
+
+    def row(defense: str, adv: str) -> ResultRow:
+        return ResultRow(defense, "pgd", "oblivious", "Linf", 4 / 255, 20, 100.0, 100 * adv.count("1") / 20, 0.0, 1.0,
+                         clean_correct="1" * 20, adv_correct=adv)
+
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    assert tables.paired("absent", [("a", "b")]) == []
+    write_results(tmp_path / "r.json", {}, {}, [row("a", "1" * 15 + "0" * 5), row("b", "1" * 5 + "0" * 15)])
+    text = "\n".join(tables.paired("r", [("a", "b"), ("a", "zzz")]))
+    assert "| `a` | `b` | pgd | RA | 75.0 | 25.0 | +50.0 [" in text  # a alone right on 10 images, b alone on 0
+    assert "| 0.002 | 10 / 0 |" in text  # McNemar: 2 * 0.5**10
+    assert "| SA | 100.0 | 100.0 | +0.0 [" in text and "zzz" not in text

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from irad.errors import IradError
+from irad.evaluation.paired import compare_defenses
 from irad.evaluation.results import ResultRow, load_results, result_rows
-from irad.evaluation.stats import decode_outcomes, paired_comparison
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,32 +21,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def compare_lines(rows: list[ResultRow], a: str, b: str, attack: str | None = None) -> list[str]:
     """One line per (attack, SA / RA) where both defenses have a row with per-image outcomes."""
-    def pick(name: str) -> dict[tuple, ResultRow]:
-        found = {(r.attack, r.scenario, r.norm, r.eps, r.n): r for r in rows
-                 if r.defense == name and (attack is None or r.attack == attack)}
-        if not found:
-            known = ", ".join(sorted({r.defense for r in rows}))
-            raise IradError(f"no rows of defense {name!r}" + (f" under attack {attack!r}" if attack else "") +
-                            f"; the file has: {known}")
-        return found
-
-    ra, rb = pick(a), pick(b)
-    common = [k for k in ra if k in rb]
-    if not common:
-        raise IradError(f"{a!r} and {b!r} share no (attack, scenario, eps, n) setting")
     lines = [f"{a}  vs  {b}   (difference A - B in points, 95% interval, McNemar exact p)"]
-    for key in common:
-        x, y = ra[key], rb[key]
-        for label, field in (("SA", "clean_correct"), ("RA", "adv_correct")):
-            ox, oy = getattr(x, field), getattr(y, field)
-            if ox is None or oy is None:
-                raise IradError(f"the {key[0]} rows carry no per-image outcomes (written before irad stored them); "
-                                "rerun them with a fresh --out to compare")
-            c = paired_comparison(decode_outcomes(ox), decode_outcomes(oy))
-            lines.append(f"  {key[0]} [{key[1]}] {label}: {getattr(x, label.lower()):.2f} vs "
-                         f"{getattr(y, label.lower()):.2f}  diff {c.difference:+.2f} "
-                         f"[{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]  p={c.p_value:.3g}  "
-                         f"(n={c.n}; only A right: {c.a_only}, only B right: {c.b_only})")
+    for p in compare_defenses(rows, a, b, attack):
+        c, field = p.comparison, p.metric.lower()
+        lines.append(f"  {p.a.attack} [{p.a.scenario}] {p.metric}: {getattr(p.a, field):.2f} vs "
+                     f"{getattr(p.b, field):.2f}  diff {c.difference:+.2f} "
+                     f"[{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]  p={c.p_value:.3g}  "
+                     f"(n={c.n}; only A right: {c.a_only}, only B right: {c.b_only})")
     return lines
 
 

@@ -1,0 +1,47 @@
+"""Two defenses of one results file on the same images: per setting and metric, the paired comparison of their
+per-image outcomes (McNemar's exact test, irad.evaluation.stats)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from irad.errors import IradError
+from irad.evaluation.results import ResultRow
+from irad.evaluation.stats import PairedComparison, decode_outcomes, paired_comparison
+
+
+@dataclass(frozen=True)
+class DefensePair:
+    """``a`` minus ``b`` on ``metric`` ("SA" or "RA") of two rows of the same attack, scenario, eps and n."""
+
+    a: ResultRow
+    b: ResultRow
+    metric: str
+    comparison: PairedComparison
+
+
+def compare_defenses(rows: list[ResultRow], a: str, b: str, attack: str | None = None) -> list[DefensePair]:
+    """SA and RA of defense ``a`` against ``b`` for every setting both have (only ``attack``'s, when given)."""
+    def pick(name: str) -> dict[tuple, ResultRow]:
+        found = {(r.attack, r.scenario, r.norm, r.eps, r.n): r for r in rows
+                 if r.defense == name and (attack is None or r.attack == attack)}
+        if not found:
+            known = ", ".join(sorted({r.defense for r in rows}))
+            raise IradError(f"no rows of defense {name!r}" + (f" under attack {attack!r}" if attack else "") +
+                            f"; the file has: {known}")
+        return found
+
+    ra, rb = pick(a), pick(b)
+    common = [k for k in ra if k in rb]
+    if not common:
+        raise IradError(f"{a!r} and {b!r} share no (attack, scenario, eps, n) setting")
+    pairs = []
+    for key in common:
+        x, y = ra[key], rb[key]
+        for metric, field in (("SA", "clean_correct"), ("RA", "adv_correct")):
+            ox, oy = getattr(x, field), getattr(y, field)
+            if ox is None or oy is None:
+                raise IradError(f"the {key[0]} rows carry no per-image outcomes (written before irad stored them); "
+                                "rerun them with a fresh --out to compare")
+            pairs.append(DefensePair(x, y, metric, paired_comparison(decode_outcomes(ox), decode_outcomes(oy))))
+    return pairs
