@@ -535,6 +535,13 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                   "--out", "benchmarks/results/irad_offsets.json", "--plot", "benchmarks/results/irad_offsets.png"]],
         tables.offsets, "irad_offsets"),
     ScriptSection(
+        "irad-offsets-imagenet", "What SampleNet does on ImageNet: its shifts at 260 px",
+        lambda: [["irad", "analyze", "offsets", *IMAGENET_ROOT, "--split", "val", "--classifier", "efficientnet-lite2",
+                  "--eps", "4/255", "--attack", "pgd:steps=10,alpha=1/255", "--n", "50", "--batch-size", "25",
+                  "--defense", "irad:weights=imagenet", "--out", "benchmarks/results/irad_offsets_imagenet.json",
+                  "--plot", "benchmarks/results/irad_offsets_imagenet.png"]],
+        tables.offsets, "irad_offsets_imagenet"),
+    ScriptSection(
         "implicit-curve", "Learning curve of the built-in implicit representation (cpu-long preset)",
         lambda: [["irad", "eval", *VICTIM,
                   *[a for e in implicit_snapshots() for a in ("--defense", f"disco:weights={e}")],

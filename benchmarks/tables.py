@@ -13,14 +13,19 @@ from irad.evaluation.results import load_results, result_rows
 SHARED_MODELS = "../shared/models/cifar10-resnet-idelbayev/"
 
 
+IMAGES = {"cifar10": "CIFAR-10 (JPEG-75) test images", "imagenet": "ImageNet val subset images"}
+
+
 def offsets(d: dict) -> list[str]:
     """`irad analyze offsets`: SampleNet's shifts on clean and adversarial images."""
     o = d["offsets"]
-    return ["`irad analyze offsets`: SampleNet's per-pixel shift (pixels) of the built-in `irad` on the first "
-            f"{d['n']} CIFAR-10 (JPEG-75) test images (stratified) and on PGD-10 Linf 8/255 adversarial examples "
-            "crafted on the victim ResNet-56 (oblivious). Spread: std over images of each image's mean |offset|; "
-            "within: mean over images of the std of |offset| over its pixels. Adversarial / clean mean |offset|: "
-            f"{d['adversarial_over_clean']:.3f}. Machine: {machine(d['environment'])}.", "",
+    attack = "PGD-10" if d["attack"] == "pgd" else d["attack"]
+    return [f"`irad analyze offsets`: SampleNet's per-pixel shift (pixels) of `{d['defense']}` on the first "
+            f"{d['n']} {IMAGES.get(d['dataset'], d['dataset'])} (stratified) and on {attack} Linf "
+            f"{round(d['eps'] * 255)}/255 adversarial examples crafted on the victim {d['classifier']} (oblivious). "
+            "Spread: std over images of each image's mean |offset|; within: mean over images of the std of |offset| "
+            f"over its pixels. Adversarial / clean mean |offset|: {d['adversarial_over_clean']:.3f}. "
+            f"Machine: {machine(d['environment'])}.", "",
             *table(["images", "mean |offset| px", "spread over images", "within an image", "mean (dy, dx) px"],
                    [[k, f"{o[k]['mean_abs_px']:.3f}", f"{o[k]['spread_px']:.3f}", f"{o[k]['pixel_std_px']:.3f}",
                      "({:+.3f}, {:+.3f})".format(*o[k]["mean_px"])] for k in o])]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 
@@ -120,7 +121,8 @@ def plot_offsets(result: dict, path: str | Path) -> None:
         ax.hist(stats["per_image_mean_abs_px"], bins=40, alpha=0.6, label=f"{name} (mean {stats['mean_abs_px']:.3f})")
     ax.set_xlabel("mean |offset| per image (pixels)")
     ax.set_ylabel("images")
-    ax.set_title(f"SampleNet shifts: {result['defense']}, {result['attack']} on {result['classifier']}", fontsize=8)
+    ax.set_title(textwrap.fill(f"SampleNet shifts: {result['defense']}, {result['attack']} on {result['classifier']}",
+                               70), fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
