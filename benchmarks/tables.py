@@ -124,8 +124,9 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
     first = found[0].a
     return [f"Paired comparisons on the same {first.n} images (`irad compare benchmarks/results/{stem}.json A B`): "
             "difference A - B in points with its 95% Agresti-Min interval, McNemar's exact p-value, and the discordant "
-            "images (right under A only / under B only). An interval that contains 0 means the data do not tell "
-            "the two apart.", "",
+            "images (right under A only / under B only). The exact test decides whether A and B differ (p < 0.05); "
+            "the interval, an approximation, says by how much, and near p = 0.05 it can exclude 0 where the test "
+            "does not.", "",
             *table(["A", "B", "attack", "", "A %", "B %", "A - B [95% CI]", "p", "A only / B only"],
                    [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack, p.metric,
                      f"{getattr(p.a, p.metric.lower()):.1f}", f"{getattr(p.b, p.metric.lower()):.1f}",

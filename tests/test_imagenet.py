@@ -4,6 +4,7 @@ and the implicit defenses at 224 px."""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from pathlib import Path
 
@@ -173,3 +174,20 @@ def test_all_builtin_weights_stay_under_20_mb():
     folder = resources.files("irad.models") / "weights"
     total = sum(f.stat().st_size for f in Path(str(folder)).rglob("*") if f.is_file())
     assert total < 20 * 2**20
+
+
+@pytest.mark.parametrize("side, expected", [(32, 128), (224, 20), (240, 18), (260, 15), (4000, 1)])
+def test_default_batch_size_holds_a_fixed_pixel_budget(side, expected):
+    from irad.data import default_batch_size
+
+    assert default_batch_size(side, side) == expected
+
+
+def test_eval_without_batch_size_sizes_batches_for_the_image_size(tmp_path):
+    """ImageNet-size images get a small default batch (its attack's memory grows with it); the run records it."""
+    from irad.cli.main import main
+
+    out = tmp_path / "r.json"
+    assert main(["eval", "--dataset", "foolbox-imagenet", "--n", "2", "--classifier", "efficientnet-lite0",
+                 "--weights", "none", "--attack", "fgsm", "--no-progress", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["batch_size"] == 20  # 224 px

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 
 from irad.auditing import PRESETS, format_audit, run_audits
-from irad.cli.common import add_classifier_args, add_data_args, classifier_from_args, fraction, positive_int
-from irad.data import load_eval_data
+from irad.cli.common import (BATCH_HELP, add_classifier_args, add_data_args, classifier_from_args, fraction,
+                             positive_int)
+from irad.data import default_batch_size, load_eval_data
 from irad.defenses import create_defense
 from irad.models import input_geometry
 from irad.utils.checkpoint import atomic_write_json
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--square-queries", type=positive_int, default=None,
                    help="Square's query budget in the black-box check (default: the preset's); for a defense too "
                         "slow for the preset's budget, at the cost of a weaker check")
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=None, help=BATCH_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="audit JSON")
@@ -48,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
     preset = dict(PRESETS[args.preset])
     if args.square_queries:
         preset["square_queries"] = args.square_queries
+    batch_size = args.batch_size or default_batch_size(*data[0][0].shape[-2:])
     reports = run_audits(classifier, defenses, data, preset, args.eps, args.norm, args.eot_samples,
-                         args.batch_size, args.seed, not args.no_progress,
+                         batch_size, args.seed, not args.no_progress,
                          on_report=lambda report: print(format_audit(report), flush=True), adv_cache=args.adv_cache)
     if args.out:
         config = {k: getattr(args, k) for k in ("dataset", "data_root", "split", "offset", "classifier", "weights",

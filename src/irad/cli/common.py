@@ -6,7 +6,7 @@ import argparse
 
 from torch import nn
 
-from irad.data import load_eval_data, load_into_memory
+from irad.data import default_batch_size, load_eval_data, load_into_memory
 from irad.models import classifier_info, input_geometry, load_classifier
 from irad.utils.spec import parse_value
 
@@ -57,11 +57,14 @@ def add_classifier_args(p: argparse.ArgumentParser) -> None:
                         "irad-cifar10, efficientnet-lite*: imagenet); 'none' for random init (default: %(default)s)")
 
 
+BATCH_HELP = "images per batch (default: as many as hold 8 Mpixel, at most 128: 128 at 32 px, 15 at 260 px)"
+
+
 def add_crafting_args(p: argparse.ArgumentParser, attack_help: str) -> None:
     """--attack, --eps, --batch-size, --device: for commands that craft adversarial examples on a classifier."""
     p.add_argument("--attack", default="pgd", help=attack_help)
     p.add_argument("--eps", type=fraction, default=8 / 255, help="Linf budget (default: 8/255)")
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=None, help=BATCH_HELP)
     p.add_argument("--device", default="cpu")
 
 
@@ -88,16 +91,22 @@ def load_images(args: argparse.Namespace):
     return data, x.float().div_(255), y
 
 
+def batch_size_for(args: argparse.Namespace, x) -> int:
+    """``--batch-size``, or by default :func:`~irad.data.default_batch_size` of the images ``x`` (N, 3, H, W)."""
+    return args.batch_size or default_batch_size(*x.shape[-2:])
+
+
 def adversarial_examples(args: argparse.Namespace, model, x, y):
     """``args.attack`` (Linf or ``args.norm``, ``args.eps``) on ``model`` over ``x``, ``y`` in batches of
-    ``args.batch_size`` on ``args.device``, with a progress bar; returned on the CPU."""
+    ``batch_size_for(args, x)`` on ``args.device``, with a progress bar; returned on the CPU."""
     import torch
     from tqdm.auto import tqdm
 
     from irad.attacks import create_attack
 
     attack = create_attack(args.attack, model, getattr(args, "norm", "Linf"), args.eps)
-    batches = list(zip(x.split(args.batch_size), y.split(args.batch_size)))
+    size = batch_size_for(args, x)
+    batches = list(zip(x.split(size), y.split(size)))
     return torch.cat([attack(xb.to(args.device), yb.to(args.device)).cpu() for xb, yb in tqdm(batches, desc=args.attack)])
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from irad.attacks import NORMS
 from irad.auditing import PRESETS, DefenseAudit, format_audit
-from irad.cli.common import add_classifier_args, add_data_args, fractions, positive_int, weights_arg
+from irad.cli.common import BATCH_HELP, add_classifier_args, add_data_args, fractions, positive_int, weights_arg
 from irad.evaluation import SCENARIOS, format_table
 from irad.evaluation.experiment import EvalConfig, run_eval
 from irad.utils import distributed as D
@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--source", default=None, metavar="CLASSIFIER[:WEIGHTS]",
                    help="oblivious only: craft the examples on this model (weights default: its own) and score them "
                         "on --classifier behind each defense (transfer, the black-box setting)")
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=None, help=BATCH_HELP)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="results JSON (written after every row; reused to resume: rows already "

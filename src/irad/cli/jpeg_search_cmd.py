@@ -8,7 +8,7 @@ import torch
 
 from irad.analysis.plots import plot_table_search
 from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples,
-                             classifier_from_args, load_images, positive_int)
+                             batch_size_for, classifier_from_args, load_images, positive_int)
 from irad.errors import IradError
 from irad.training.jpeg_table import search_table
 
@@ -33,9 +33,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     _, x, y = load_images(args)
     model = classifier_from_args(args)
+    size = batch_size_for(args, x)
     with torch.no_grad():
         correct = torch.cat([model(xb.to(args.device)).argmax(1).cpu() == yb
-                             for xb, yb in zip(x.split(args.batch_size), y.split(args.batch_size))])
+                             for xb, yb in zip(x.split(size), y.split(size))])
     pick = correct.nonzero()[:, 0][: args.n_adv]
     if len(pick) == 0:
         raise IradError("the classifier gets none of the images right: nothing to attack")

@@ -13,10 +13,11 @@ from irad.data.datasets import (
     stratified_subset,
 )
 from irad.data.images import load_image, save_image
-from irad.data.selection import dataset_classes, load_eval_data, parse_dataset
+from irad.data.selection import dataset_classes, default_batch_size, load_eval_data, parse_dataset
 
 __all__ = [
-    "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_classes", "dataset_targets", "load_dataset",
+    "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_classes", "dataset_targets", "default_batch_size",
+    "load_dataset",
     "load_eval_data", "load_foolbox_samples", "load_image", "load_into_memory", "parse_dataset", "resolve_data_root",
     "save_image", "stratified_indices", "stratified_subset",
 ]

@@ -32,3 +32,12 @@ def load_eval_data(dataset: str, data_root: str | os.PathLike | None = None, spl
     geometry = dict(image_size=image_size, crop_pct=crop_pct)
     ds = load_foolbox_samples(name, **geometry) if foolbox else load_dataset(name, data_root, split, **geometry)
     return stratified_subset(ds, n, offset)
+
+
+BATCH_PIXELS = 128 * 32 * 32 * 8  # a default batch: 128 CIFAR-size images, 20 at 224 px, 15 at 260 px
+
+
+def default_batch_size(height: int, width: int) -> int:
+    """Images per batch when none is given: as many ``height x width`` images as hold :data:`BATCH_PIXELS` pixels,
+    1 to 128, so that attacking an ImageNet-size batch through a classifier stays within a few GB."""
+    return max(1, min(128, BATCH_PIXELS // (height * width)))

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import Dataset
 
 from irad.auditing import DefenseAudit, run_audits
-from irad.data import dataset_classes, load_eval_data
+from irad.data import dataset_classes, default_batch_size, load_eval_data
 from irad.defenses import Defense, attach_classifier, create_defense
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
@@ -43,7 +43,7 @@ class EvalConfig:
     scenario: str = "oblivious"
     norm: str = "Linf"
     eps: float | list[float] = 8 / 255  # a list: one row per budget (a robustness curve)
-    batch_size: int = 128
+    batch_size: int | None = None  # None: irad.data.default_batch_size (128 at 32 px, 15 at 260 px)
     device: str = "cpu"
     seed: int = 0
     eot_samples: int = 10
@@ -67,6 +67,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         raise IradError("--device cuda requested but CUDA is not available on this machine")
     torch.manual_seed(cfg.seed)
     data = load_eval_data(cfg.dataset, cfg.data_root, cfg.split, cfg.n, cfg.offset, **input_geometry(cfg.classifier))
+    if cfg.batch_size is None:
+        cfg = replace(cfg, batch_size=default_batch_size(*data[0][0].shape[-2:]))
     num_classes = dataset_classes(cfg.dataset)
     classifier = load_classifier(cfg.classifier, cfg.weights, cfg.dataset, device)
     source = None
