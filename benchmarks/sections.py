@@ -477,8 +477,9 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "defenses run in bf16 autocast (within 2e-2 of fp32 per pixel). bpda (n=100): PGD-10 through the defense "
         "with an identity backward; adaptive (n=20, batch 10: 50 images at once through the implicit network's "
         "backward pass at 260 px ran out of 24 GB): PGD-10 end to end through the defense (both defenses "
-        "deterministic: no EOT; about 48 s/img for the two). lite1 (n=100; AutoAttack on Lite1 at 240 px crafts at about 8 s/img): the same "
-        "defenses in front of a second victim, EfficientNet-Lite1 at 240 px, oblivious PGD-10 and AutoAttack. Every attack is crafted under bf16 autocast "
+        "deterministic: no EOT; about 48 s/img for the two). lite1 (n=100; AutoAttack on Lite1 at 240 px crafts at "
+        "about 6 s/img): the same defenses in front of a second victim, EfficientNet-Lite1 at 240 px, oblivious "
+        "PGD-10 and AutoAttack. Every attack is crafted under bf16 autocast "
         "(`--attack-precision bf16`, scored in fp32); check-fp32 / check-bf16 (n=50): the same oblivious PGD-10 "
         "crafted in each precision.",
         lambda: IMAGENET,
