@@ -31,9 +31,11 @@ from irad.defenses.wavelet import wavelet_denoise  # noqa: E402
 from irad.utils.checkpoint import atomic_write_json  # noqa: E402
 from irad.utils.provenance import environment  # noqa: E402
 
-CASES = [  # (side, batch, deflections, window)
-    (32, 256, 16, 2),
+CASES = [  # (side, batch, deflections, window): CIFAR, then the paper's K and r at each ImageNet classifier's input
+    (32, 256, 16, 2),  # size (224: the paper and EfficientNet-Lite0; 240: Lite1; 260: Lite2)
     (224, 32, 100, 10),
+    (240, 32, 100, 10),
+    (260, 32, 100, 10),
 ]
 
 

@@ -148,6 +148,13 @@ def searched_jpeg(suffix: str = "") -> str:
     return f"dct-jpeg:k={c['k']},qs_af={c['qs_af']}"
 
 
+def copy_quality_accuracy(suffix: str = "") -> list[list[str]]:
+    """Commands keeping the nn-jpeg{suffix} ensemble's per-quality accuracy (JSON and figure) with the results: the
+    members themselves stay in benchmarks/work."""
+    return [["cp", f"{WORK}/jpeg-ensemble{suffix}/quality_accuracy.{ext}",
+             f"benchmarks/results/jpeg-quality-accuracy{suffix}.{ext}"] for ext in ("json", "png")]
+
+
 def jpeg_extra(suffix: str = "") -> list[str]:
     """The search's choice, the DCT analysis figure and each model's accuracy per JPEG quality (Figure 6), of the
     nn-jpeg{suffix} section."""
@@ -167,7 +174,7 @@ def jpeg_extra(suffix: str = "") -> list[str]:
                       for b in (2, 5, 10, 20) if (t := choose(d["grid"], d["base_benign_acc"], b))) + ".", "",
                   f"![table search](benchmarks/results/jpeg-search{suffix}.png)", "",
                   f"![DCT statistics](benchmarks/results/dct-analysis{suffix}.png)", ""]
-    quality = ROOT / WORK / f"jpeg-ensemble{suffix}" / "quality_accuracy.json"
+    quality = RESULTS / f"jpeg-quality-accuracy{suffix}.json"
     if quality.exists():
         d = json.loads(quality.read_text())
         cols = list(next(iter(d["accuracy"].values())))
@@ -176,7 +183,7 @@ def jpeg_extra(suffix: str = "") -> list[str]:
                   "|" + "---|" * (len(cols) + 1),
                   *[f"| {m} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |"
                     for m, row in d["accuracy"].items()],
-                  "", "![accuracy per JPEG quality](benchmarks/results/jpeg-quality-accuracy.png)", ""]
+                  "", f"![accuracy per JPEG quality](benchmarks/results/jpeg-quality-accuracy{suffix}.png)", ""]
     return lines
 
 
@@ -355,7 +362,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
              "--weights", RESNET20, "--out", f"{WORK}/jpeg-ensemble"],
             ["irad", "analyze", "dct", *VICTIM20, "--n", "1000", "--attack", "pgd", "--eps", "8/255",
              "--out", "benchmarks/results/dct-analysis.json", "--plot", "benchmarks/results/dct-analysis.png"],
-            ["cp", f"{WORK}/jpeg-ensemble/quality_accuracy.png", "benchmarks/results/jpeg-quality-accuracy.png"]],
+            *copy_quality_accuracy()],
         extra=jpeg_extra),
     EvalSection(
         "nn-jpeg-imagenet", "NN-favoured JPEG on ImageNet: two-band table, noisy-trained Lite0 ensemble (gray-, black- "
@@ -390,7 +397,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
             ["irad", "analyze", "dct", *IMAGENET_ROOT, "--split", "train", "--classifier", "efficientnet-lite0",
              "--n", "200", "--attack", "pgd:steps=10,alpha=1/255", "--eps", "4/255",
              "--out", "benchmarks/results/dct-analysis-imagenet.json",
-             "--plot", "benchmarks/results/dct-analysis-imagenet.png"]],
+             "--plot", "benchmarks/results/dct-analysis-imagenet.png"], *copy_quality_accuracy("-imagenet")],
         extra=lambda: jpeg_extra("-imagenet")),
     EvalSection(
         "nn-jpeg-ablation", "NN-favoured JPEG ablation: codec, colour space, table (oblivious; the seed's Figure 5)",
