@@ -46,7 +46,9 @@ def run_section(sec: EvalSection | ScriptSection) -> None:
     if missing:
         print(f"skipping {sec.name}: {missing}", flush=True)
         return
-    for cmd in [*sec.prepare, *[c for _, c in sec.result_files()]]:
+    for cmd in sec.prepare:  # first: a section's arguments may come from what it prepares (the JPEG table search)
+        _call(cmd)
+    for _, cmd in sec.result_files():
         _call(cmd)
 
 
