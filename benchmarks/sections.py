@@ -371,7 +371,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "ensemble {M, M90, M70, M50, M30} its noisy fine-tunes on the 1,000 training-side images (`irad train "
         "jpeg-ensemble --preset imagenet`: random 224 px crops of a 256 px canvas, BatchNorm frozen, 2 epochs per "
         "quality, chained 90 -> 70 -> 50 -> 30; the members stay in benchmarks/work). The two-band table is searched "
-        "on 300 training-side images (100 attacked, PGD-10 at 4/255). graybox: crafted on M (the victim here), "
+        "on 300 training-side images (100 attacked, PGD-10 at 4/255), every k and every other QS_AF of the CIFAR "
+        "grid (step 10: 195 tables, each 400 Lite0 forward passes in bf16 autocast). graybox: crafted on M (the victim here), "
         "FGSM at 2/4/8, and BIM-10, DeepFool, CW-L2 (projected onto the ball) at 4/255; blackbox: the same four "
         "crafted on EfficientNet-Lite2 at 224 px (`--source`) and scored behind each defense; bpda / adaptive: "
         "PGD-10 through the compression (identity backward / soft rounding), the seed's Table 3.",
@@ -390,7 +391,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         prepare=[
             ["irad", "jpeg-search", *IMAGENET_ROOT, "--split", "train", "--classifier", "efficientnet-lite0",
              "--n", "300", "--n-adv", "100", "--attack", "pgd:steps=10,alpha=1/255", "--eps", "4/255",
-             "--out", "benchmarks/results/jpeg-search-imagenet.json",
+             "--qs-af-step", "10", "--precision", "bf16", "--out", "benchmarks/results/jpeg-search-imagenet.json",
              "--plot", "benchmarks/results/jpeg-search-imagenet.png"],
             ["irad", "train", "jpeg-ensemble", "--preset", "imagenet", "--data-root", f"{SHARED}/data",
              "--out", f"{WORK}/jpeg-ensemble-imagenet"],

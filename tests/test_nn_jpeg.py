@@ -65,3 +65,15 @@ def test_search_evaluates_the_grid_and_resumes(tmp_path, samples):
     assert json.loads(out.read_text())["choice"] == result["choice"]
     again = search_table(Brightness(), x, y, adv, y, ks=(1, 8), qs_afs=(1, 51), out=out, progress=False)
     assert again["grid"] == result["grid"]
+
+
+def test_cli_search_on_a_coarse_grid_in_bf16_records_its_grid_and_precision(tmp_path):
+    from irad.cli.main import main
+
+    out = tmp_path / "search.json"
+    assert main(["jpeg-search", "--dataset", "foolbox-cifar10", "--n", "8", "--n-adv", "4", "--attack", "fgsm",
+                 "--k-step", "7", "--qs-af-step", "60", "--precision", "bf16", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert [(r["k"], r["qs_af"]) for r in result["grid"]] == [(k, q) for k in (1, 8, 15) for q in (1, 61, 121)]
+    assert result["settings"]["precision"] == "bf16"
+    assert all(0 <= r["benign_acc"] <= 100 and 0 <= r["adv_acc"] <= 100 for r in result["grid"])

@@ -37,11 +37,13 @@ def choose(grid: list[dict], base_acc: float, max_drop: float) -> dict | None:
 
 def search_table(classifier: nn.Module, benign: torch.Tensor, labels: torch.Tensor, adversarial: torch.Tensor,
                  adv_labels: torch.Tensor, qs_of: float = 16.0, max_drop: float = 1.0, ks=GRID_K, qs_afs=GRID_QS_AF,
-                 out: str | Path | None = None, progress: bool = True) -> dict:
+                 out: str | Path | None = None, progress: bool = True, precision: str = "fp32") -> dict:
     """Evaluate every (k, QS_AF) table on ``benign`` images and on ``adversarial`` examples (crafted from correctly
-    classified ones); returns ``{"base_benign_acc", "grid": [{"k", "qs_af", "benign_acc", "adv_acc"}], "choice"}``.
-    With ``out``, the result is written after every table and rows already there are reused (resume)."""
-    settings = {"qs_of": qs_of, "max_drop": max_drop, "n_benign": len(benign), "n_adv": len(adversarial)}
+    classified ones); returns ``{"settings", "base_benign_acc", "grid": [{"k", "qs_af", "benign_acc", "adv_acc"}],
+    "choice"}``. With ``out``, the result is written after every table and rows already there are reused (resume)
+    when the settings match (``precision``: how ``classifier`` computes, recorded in them unless fp32)."""
+    settings = {"qs_of": qs_of, "max_drop": max_drop, "n_benign": len(benign), "n_adv": len(adversarial),
+                **({"precision": precision} if precision != "fp32" else {})}
     done: dict[tuple, dict] = {}
     if out is not None and Path(out).exists():
         import json
