@@ -578,10 +578,10 @@ SECTIONS: list[EvalSection | ScriptSection] = [
     ScriptSection(
         "aliasing-imagenet", "Aliasing of EfficientNet-Lite's downsampling layers (ImageNet)",
         lambda: [["irad", "train", "classifier", "--preset", "imagenet-adversarial", "--data-root", f"{SHARED}/data",
-                  "--out", f"{WORK}/lite0-pgd"],
-                 ["irad", "aliasing", *IMAGENET_DATA, "--classifier", "efficientnet-lite0", "--n", "128",
-                  "--compare", *[f"efficientnet-lite{k}:imagenet" for k in range(3)],
-                  f"efficientnet-lite0:{WORK}/lite0-pgd/model.safetensors", "--measure-ra",
+                  "--out", f"{WORK}/lite0-pgd1"],
+                 ["irad", "aliasing", *IMAGENET_ROOT, "--split", "val", "--eps", "1/255", "--classifier",
+                  "efficientnet-lite0", "--n", "128", "--compare", *[f"efficientnet-lite{k}:imagenet" for k in range(3)],
+                  f"efficientnet-lite0:{WORK}/lite0-pgd1/model.safetensors", "--measure-ra",
                   "--plot", "benchmarks/results/aliasing-imagenet.png", "--out", "benchmarks/results/aliasing-imagenet.json"]],
         tables.aliasing, "aliasing-imagenet"),
     ScriptSection(
