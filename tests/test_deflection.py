@@ -230,3 +230,19 @@ def test_paper_deflection_and_denoise_at_224_px_match_the_per_image_reference(im
             original = img[:, max(r - 10, 0):r + 11, max(c - 10, 0):c + 11].reshape(3, -1)
             pool = torch.cat([window, original], 1)
             assert bool((pool == out[:, r, c, None]).all(0).any())
+
+
+def test_deflection_and_wavelet_run_in_fp32_under_an_attacks_bf16_autocast(samples):
+    """--attack-precision bf16 runs the bpda / adaptive target (defense + classifier) under bf16 autocast; the
+    wavelet denoiser (ptwt takes no bf16) must give its fp32 output and gradient there."""
+    x = samples[0][:2].clone().requires_grad_(True)
+    defense = create_defense("pixel-deflection:deflections=50,window=5,denoiser=wavelet:sigma=0.04").eval()
+    torch.manual_seed(0)
+    ref = defense(x)
+    torch.manual_seed(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = defense(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, ref)
+    out.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0

@@ -268,4 +268,6 @@ class WaveletDenoise(Defense):
         self.sigma = sigma or None  # 0 = estimate
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        return wavelet_denoise(x, self.wavelet, self.method, self.mode, self.levels, self.sigma, self.ycbcr)
+        with torch.autocast(x.device.type, enabled=False):  # in fp32 under an attack's bf16 autocast: ptwt takes
+            return wavelet_denoise(x.float(), self.wavelet, self.method, self.mode, self.levels,  # no bf16
+                                   self.sigma, self.ycbcr).to(x.dtype)
