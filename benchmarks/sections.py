@@ -367,8 +367,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
     EvalSection(
         "nn-jpeg-imagenet", "NN-favoured JPEG on ImageNet: two-band table, noisy-trained Lite0 ensemble (gray-, black- "
         "and white-box)",
-        "ImageNet val subset, n=50 (class-balanced; DeepFool with 10 candidate classes costs about 7 s/img on Lite0 and "
-        "18 on Lite2 at 1 torch thread, the processes sharing the 2 cores), at 224 px; M = EfficientNet-Lite0 (registry weights), the "
+        "ImageNet val subset, n=50 (class-balanced; DeepFool with 10 candidate classes crafted at 21 s/img on Lite2 at "
+        "260 px in the deflection section, 1 torch thread per process, the processes sharing the 2 cores), at 224 px; M = EfficientNet-Lite0 (registry weights), the "
         "ensemble {M, M90, M70, M50, M30} its noisy fine-tunes on the 1,000 training-side images (`irad train "
         "jpeg-ensemble --preset imagenet`: random 224 px crops of a 256 px canvas, BatchNorm frozen, 2 epochs per "
         "quality, chained 90 -> 70 -> 50 -> 30; the members stay in benchmarks/work). The two-band table is searched "
