@@ -39,6 +39,7 @@ SCENARIOS = {s: ["--scenario", s] for s in ("oblivious", "bpda", "adaptive")}
 IMAGENET_ROOT = ["--dataset", "imagenet", "--data-root", f"{SHARED}/data"]
 IMAGENET_DATA = [*IMAGENET_ROOT, "--split", "val", "--eps", "4/255"]
 IMAGENET = [*IMAGENET_DATA, "--attack", "pgd:steps=10,alpha=1/255", "--batch-size", "50", "--attack-precision", "bf16"]
+IMAGENET_ENSEMBLE = f"jpeg-ensemble:weights={WORK}/jpeg-ensemble-imagenet"
 IMAGENET_PD = "pixel-deflection:deflections=100,window=10"  # Prakash et al.'s K and r
 IMAGENET_IMPLICIT = ["disco:weights=imagenet,precision=bf16", "irad:weights=imagenet,precision=bf16"]
 IMAGENET_OBLIVIOUS = ["none", "bit-depth:bits=4", "jpeg:quality=75", "randomization", "median:size=3",
@@ -380,7 +381,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         lambda: [*IMAGENET_ROOT, "--split", "val", "--classifier", "efficientnet-lite0", "--batch-size", "25",
                  "--attack-precision", "bf16", "--defense", "none", "--defense", "jpeg:quality=75",
                  "--defense", searched_jpeg("-imagenet"),
-                 "--defense", f"jpeg-ensemble:weights={WORK}/jpeg-ensemble-imagenet", "--n", "50"],
+                 "--defense", IMAGENET_ENSEMBLE, "--n", "50"],
         runs={**{f"graybox-{e}": ["--scenario", "oblivious", "--eps", f"{e}/255", "--attack", "fgsm",
                                   *(["--attack", "bim", "--attack", "deepfool", "--attack", "cw"] if e == 4 else []),
                                   "--adv-cache", f"{WORK}/adv-lite0-jpeg-{e}"] for e in (2, 4, 8)},
@@ -400,7 +401,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
              "--n", "200", "--attack", "pgd:steps=10,alpha=1/255", "--eps", "4/255",
              "--out", "benchmarks/results/dct-analysis-imagenet.json",
              "--plot", "benchmarks/results/dct-analysis-imagenet.png"], *copy_quality_accuracy("-imagenet")],
-        extra=lambda: jpeg_extra("-imagenet")),
+        extra=lambda: [*jpeg_extra("-imagenet"), *[line for run in ("graybox-4", "blackbox-4") for line in tables.paired(
+            f"nn-jpeg-imagenet-{run}", [(IMAGENET_ENSEMBLE, "jpeg:quality=75"), (IMAGENET_ENSEMBLE, searched_jpeg("-imagenet"))])]]),
     EvalSection(
         "nn-jpeg-ablation", "NN-favoured JPEG ablation: codec, colour space, table (oblivious; the seed's Figure 5)",
         "The nn-jpeg section's images, victim and cached oblivious adversarial examples (FGSM, BIM-10, DeepFool, "
