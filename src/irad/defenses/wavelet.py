@@ -268,6 +268,7 @@ class WaveletDenoise(Defense):
         self.sigma = sigma or None  # 0 = estimate
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):  # in fp32 under an attack's bf16 autocast: ptwt takes
-            return wavelet_denoise(x.float(), self.wavelet, self.method, self.mode, self.levels,  # no bf16
-                                   self.sigma, self.ycbcr).to(x.dtype)
+        with torch.autocast(x.device.type, enabled=False):  # at least fp32 under an attack's bf16 autocast: ptwt
+            full = x if x.dtype in (torch.float32, torch.float64) else x.float()  # takes no bf16 / fp16
+            return wavelet_denoise(full, self.wavelet, self.method, self.mode, self.levels, self.sigma,
+                                   self.ycbcr).to(x.dtype)
