@@ -156,6 +156,14 @@ def copy_quality_accuracy(suffix: str = "") -> list[list[str]]:
              f"benchmarks/results/jpeg-quality-accuracy{suffix}.{ext}"] for ext in ("json", "png")]
 
 
+def _jpeg_imagenet_extra() -> list[str]:
+    """The nn-jpeg-imagenet section's extras: jpeg_extra's, then the ensemble paired against JPEG-75 and the searched
+    table on the gray- and black-box runs at 4/255."""
+    pairs = [(IMAGENET_ENSEMBLE, "jpeg:quality=75"), (IMAGENET_ENSEMBLE, searched_jpeg("-imagenet"))]
+    return [*jpeg_extra("-imagenet"), *tables.paired("nn-jpeg-imagenet-graybox-4", pairs),
+            *tables.paired("nn-jpeg-imagenet-blackbox-4", pairs)]
+
+
 def jpeg_extra(suffix: str = "") -> list[str]:
     """The search's choice, the DCT analysis figure and each model's accuracy per JPEG quality (Figure 6), of the
     nn-jpeg{suffix} section."""
@@ -368,16 +376,17 @@ SECTIONS: list[EvalSection | ScriptSection] = [
     EvalSection(
         "nn-jpeg-imagenet", "NN-favoured JPEG on ImageNet: two-band table, noisy-trained Lite0 ensemble (gray-, black- "
         "and white-box)",
-        "ImageNet val subset, n=50 (class-balanced; DeepFool with 10 candidate classes crafted at 21 s/img on Lite2 at "
-        "260 px in the deflection section, 1 torch thread per process, the processes sharing the 2 cores), at 224 px; M = EfficientNet-Lite0 (registry weights), the "
-        "ensemble {M, M90, M70, M50, M30} its noisy fine-tunes on the 1,000 training-side images (`irad train "
-        "jpeg-ensemble --preset imagenet`: random 224 px crops of a 256 px canvas, BatchNorm frozen, 2 epochs per "
-        "quality, chained 90 -> 70 -> 50 -> 30; the members stay in benchmarks/work). The two-band table is searched "
-        "on 300 training-side images (100 attacked, PGD-10 at 4/255), every k and every other QS_AF of the CIFAR "
-        "grid (step 10: 195 tables, each 400 Lite0 forward passes in bf16 autocast). graybox: crafted on M (the victim here), "
-        "FGSM at 2/4/8, and BIM-10, DeepFool, CW-L2 (projected onto the ball) at 4/255; blackbox: the same four "
-        "crafted on EfficientNet-Lite2 at 224 px (`--source`) and scored behind each defense; bpda / adaptive: "
-        "PGD-10 through the compression (identity backward / soft rounding), the seed's Table 3.",
+        "ImageNet val subset, n=50 (class-balanced; DeepFool with 10 candidate classes crafted at 21 s/img on Lite2 "
+        "at 260 px in the deflection section, 1 torch thread per process, the processes sharing the 2 cores), at "
+        "224 px; M = EfficientNet-Lite0 (registry weights), the ensemble {M, M90, M70, M50, M30} its noisy "
+        "fine-tunes on the 1,000 training-side images (`irad train jpeg-ensemble --preset imagenet`: random 224 px "
+        "crops of a 256 px canvas, BatchNorm frozen, 2 epochs per quality, chained 90 -> 70 -> 50 -> 30; the members "
+        "stay in benchmarks/work). The two-band table is searched on 300 training-side images (100 attacked, PGD-10 "
+        "at 4/255), every k and every other QS_AF of the CIFAR grid (step 10: 195 tables, each 400 Lite0 forward "
+        "passes in bf16 autocast). graybox: crafted on M (the victim here), FGSM at 2/4/8, and BIM-10, DeepFool, "
+        "CW-L2 (projected onto the ball) at 4/255; blackbox: the same four crafted on EfficientNet-Lite2 at 224 px "
+        "(`--source`) and scored behind each defense; bpda / adaptive: PGD-10 through the compression (identity "
+        "backward / soft rounding), the seed's Table 3.",
         lambda: [*IMAGENET_ROOT, "--split", "val", "--classifier", "efficientnet-lite0", "--batch-size", "25",
                  "--attack-precision", "bf16", "--defense", "none", "--defense", "jpeg:quality=75",
                  "--defense", searched_jpeg("-imagenet"),
@@ -401,8 +410,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
              "--n", "200", "--attack", "pgd:steps=10,alpha=1/255", "--eps", "4/255",
              "--out", "benchmarks/results/dct-analysis-imagenet.json",
              "--plot", "benchmarks/results/dct-analysis-imagenet.png"], *copy_quality_accuracy("-imagenet")],
-        extra=lambda: [*jpeg_extra("-imagenet"), *[line for run in ("graybox-4", "blackbox-4") for line in tables.paired(
-            f"nn-jpeg-imagenet-{run}", [(IMAGENET_ENSEMBLE, "jpeg:quality=75"), (IMAGENET_ENSEMBLE, searched_jpeg("-imagenet"))])]]),
+        extra=_jpeg_imagenet_extra),
     EvalSection(
         "nn-jpeg-ablation", "NN-favoured JPEG ablation: codec, colour space, table (oblivious; the seed's Figure 5)",
         "The nn-jpeg section's images, victim and cached oblivious adversarial examples (FGSM, BIM-10, DeepFool, "
@@ -519,10 +527,11 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "under attack with the defense. Table 5: JPEG-75, BayesShrink alone, deflection alone; Table 6: VisuShrink "
         "and hard thresholding after deflection; then TV, bilateral and NL-means after deflection. JSMA: "
         "torchattacks' JSMA needs the Jacobian of 1000 classes over 260x260x3 inputs per step (not feasible here); "
-        "L-BFGS: not in torchattacks. bpda / adaptive (n=20, batches of 5 tiled 10 times for EOT: 100 forward and backward passes of "
-        "Lite2 per image): PGD-10 Linf 4/255 against the single-run transform with EOT over 10 "
+        "L-BFGS: not in torchattacks. bpda / adaptive (n=20, batches of 5 tiled 10 times for EOT: 100 forward and "
+        "backward passes of Lite2 per image): PGD-10 Linf 4/255 against the single-run transform with EOT over 10 "
         "draws (identity backward / through the transform). Run at 1 torch thread per process, two or three "
-        "benchmark processes sharing the 2 cores: ms/img and attack s/img are not comparable with the other sections.",
+        "benchmark processes sharing the 2 cores: ms/img and attack s/img are not comparable with the other "
+        "sections.",
         lambda: [*IMAGENET_DATA, "--classifier", "efficientnet-lite2", "--batch-size", "25",
                  "--attack-precision", "bf16"],
         runs={"oblivious": [*_defenses(["none", *deflection_rows(IMAGENET_PD, "wavelet:sigma=0.04")]),
@@ -585,9 +594,11 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         lambda: [["irad", "train", "classifier", "--preset", "imagenet-adversarial", "--data-root", f"{SHARED}/data",
                   "--out", f"{WORK}/lite0-pgd1"],
                  ["irad", "aliasing", *IMAGENET_ROOT, "--split", "val", "--eps", "1/255", "--classifier",
-                  "efficientnet-lite0", "--n", "128", "--compare", *[f"efficientnet-lite{k}:imagenet" for k in range(3)],
+                  "efficientnet-lite0", "--n", "128", "--compare",
+                  *[f"efficientnet-lite{k}:imagenet" for k in range(3)],
                   f"efficientnet-lite0:{WORK}/lite0-pgd1/model.safetensors", "--measure-ra",
-                  "--plot", "benchmarks/results/aliasing-imagenet.png", "--out", "benchmarks/results/aliasing-imagenet.json"]],
+                  "--plot", "benchmarks/results/aliasing-imagenet.png",
+                  "--out", "benchmarks/results/aliasing-imagenet.json"]],
         tables.aliasing, "aliasing-imagenet"),
     ScriptSection(
         "audit", "Gradient-masking audit, Linf 8/255 (`irad audit`, cpu preset)",

@@ -227,9 +227,13 @@ def wavelet_denoise(x: torch.Tensor, wavelet: str = "db1", method: str = "bayes"
     ``method``: bayes (BayesShrink, a threshold per sub-band) or visu (VisuShrink, one universal threshold);
     ``mode``: soft or hard; ``levels``: DWT depth (default: skimage's); ``sigma``: the noise std in the input's
     units (default: estimated per channel); ``ycbcr``: denoise in YCbCr (needs C=3), each channel min-max
-    normalised as skimage does. Output is not clamped.
+    normalised as skimage does. Output is not clamped; computed in at least fp32, also under autocast.
     """
     _check_options(wavelet, method, mode)
+    if torch.is_autocast_enabled(x.device.type) or x.dtype not in (torch.float32, torch.float64):
+        with torch.autocast(x.device.type, enabled=False):  # ptwt takes no bf16 / fp16 (an attack's bf16 autocast)
+            full = x if x.dtype in (torch.float32, torch.float64) else x.float()
+            return wavelet_denoise(full, wavelet, method, mode, levels, sigma, ycbcr).to(x.dtype)
     n, c, h, w = x.shape
     if ycbcr and c != 3:
         raise IradError(f"ycbcr=True needs 3 channels, got {c}")
@@ -268,7 +272,4 @@ class WaveletDenoise(Defense):
         self.sigma = sigma or None  # 0 = estimate
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):  # at least fp32 under an attack's bf16 autocast: ptwt
-            full = x if x.dtype in (torch.float32, torch.float64) else x.float()  # takes no bf16 / fp16
-            return wavelet_denoise(full, self.wavelet, self.method, self.mode, self.levels, self.sigma,
-                                   self.ycbcr).to(x.dtype)
+        return wavelet_denoise(x, self.wavelet, self.method, self.mode, self.levels, self.sigma, self.ycbcr)

@@ -13,8 +13,8 @@ from tqdm.auto import tqdm
 from irad.defenses.dct_jpeg import jpeg_rgb, two_band_table
 from irad.utils.checkpoint import atomic_write_json
 
-GRID_K = tuple(range(1, 16))
-GRID_QS_AF = tuple(range(1, 122, 5))
+GRID_K = range(1, 16)
+GRID_QS_AF = range(1, 122, 5)
 
 
 @torch.no_grad()
