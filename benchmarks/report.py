@@ -4,7 +4,8 @@ A note (``benchmarks/notes/<section>.md``) quotes a number only as ``{{FILE | ST
 ``benchmarks/results/FILE.json`` at render time, so prose cannot go stale when a section is rerun:
 
 - an ``irad eval`` results file (it has ``results`` rows): ``{{irad-samplers | irad | autoattack | ra}}`` is the
-  ``ra`` of the row with defense ``irad`` and attack ``autoattack``;
+  ``ra`` of the row with defense ``irad`` and attack ``autoattack``; a file with one row per budget (a robustness
+  curve) names the budget too: ``{{robustness-curve-oblivious | irad | pgd | eps=4/255 | ra}}``;
 - any other file: a path of dict keys, list indices and ``key=value`` filters that pick the one list element whose
   ``key`` equals ``value``: ``{{cost | rows | defense=irad | ms_per_image_batch1}}``.
 
@@ -17,6 +18,8 @@ import json
 import re
 from functools import cache
 from pathlib import Path
+
+from irad.utils.spec import parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -48,10 +51,17 @@ def lookup(expr: str) -> str:
     steps[-1], _, spec = steps[-1].partition(":")
     data = _load(stem)
     if "results" in data:
-        if len(steps) != 3:
-            raise KeyError("an eval results placeholder is FILE | DEFENSE | ATTACK | FIELD")
-        defense, attack, field = steps
-        value = _pick([r for r in data["results"] if r["defense"] == defense], f"attack={attack}")[field]
+        if len(steps) not in (3, 4):
+            raise KeyError("an eval results placeholder is FILE | DEFENSE | ATTACK [| eps=A/B] | FIELD")
+        defense, attack, *budget, field = steps
+        rows = [r for r in data["results"] if r["defense"] == defense]
+        if budget:
+            key, _, text = budget[0].partition("=")
+            if key != "eps":
+                raise KeyError(f"expected eps=A/B, got {budget[0]!r}")
+            eps = float(parse_value(text))
+            rows = [r for r in rows if abs(r["eps"] - eps) <= 1e-6 * eps]
+        value = _pick(rows, f"attack={attack}")[field]
     else:
         value = data
         for step in steps:

@@ -21,6 +21,8 @@ def results(tmp_path, monkeypatch):
     rows = [{"defense": d, "attack": a, "sa": 80.25, "ra": r} for d, a, r in
             (("irad", "pgd", 60.0), ("irad", "autoattack", 55.55), ("implicit:sampler=si,shift=0.75", "pgd", 1.0))]
     (tmp_path / "table.json").write_text(json.dumps({"results": rows}))
+    curve = [{"defense": "irad", "attack": "pgd", "eps": e / 255, "ra": 90.0 - 10 * e} for e in (1, 2, 4)]
+    (tmp_path / "curve.json").write_text(json.dumps({"results": curve}))
     (tmp_path / "speed.json").write_text(json.dumps({"rows": [{"side": 32, "x": {"a": 1.23456}}, {"side": 224, "x": 7}],
                                                      "ratio": 1.5}))
     yield tmp_path
@@ -31,6 +33,15 @@ def test_eval_rows_are_picked_by_defense_and_attack(results):
     assert report.fill("RA {{table | irad | autoattack | ra}}%") == "RA 55.5%"  # floats: one decimal by default
     assert report.fill("{{ table | irad |\n pgd | sa:.2f }}") == "80.25"  # spaces and line breaks are ignored
     assert report.fill("{{table | implicit:sampler=si,shift=0.75 | pgd | ra:.0f}}") == "1"
+
+
+def test_curve_rows_are_picked_by_their_budget_too(results):
+    assert report.fill("{{curve | irad | pgd | eps=2/255 | ra:.0f}} {{curve | irad | pgd | eps=0.01568627 | ra}}") == (
+        "70 50.0")  # a fraction or a decimal close to the stored float
+    with pytest.raises(SystemExit, match="3 elements match"):  # the budget left out: ambiguous
+        report.fill("{{curve | irad | pgd | ra}}", "note.md")
+    with pytest.raises(SystemExit, match="0 elements match"):
+        report.fill("{{curve | irad | pgd | eps=8/255 | ra}}", "note.md")
 
 
 def test_other_files_are_walked_by_keys_indices_and_filters(results):
