@@ -172,3 +172,43 @@ def test_rows_carry_the_perturbations_mean_norms(tiny_model, samples):
     assert row.linf_mean == pytest.approx(eps, abs=1e-5)
     assert row.l2_mean == pytest.approx(delta.norm(dim=1).mean().item(), abs=1e-5)
     assert row.l2_rel_mean == pytest.approx((delta.norm(dim=1) / x.flatten(1).norm(dim=1)).mean().item(), abs=1e-5)
+
+
+def test_a_curve_runs_each_clean_pass_once_and_its_attack_draws_as_a_single_budget_run_does(tiny_model, samples,
+                                                                                              tmp_path):
+    """Budgets sharing a clean cache skip the clean pass after the first; the attack's random start is the same
+    whether or not the (RNG-consuming) clean pass ran before it, so a curve's row equals a one-budget run's."""
+    import torch
+    from safetensors.torch import load_file
+    from torch.utils.data import TensorDataset
+
+    from irad.defenses.base import RandomizedDefense
+    from irad.evaluation import evaluate
+    from irad.evaluation.adv_cache import AdvCache
+
+    calls = []
+
+    class Noisy(RandomizedDefense):  # draws from the global RNG on every call and counts the images it sees
+        def transform(self, x):
+            calls.append(len(x))
+            return (x + 0.01 * torch.randn(x.shape, generator=self.generator(x.device))).clamp(0, 1)
+
+    data = TensorDataset(*samples)
+    n = len(data)
+
+    def run(eps, cache_dir, clean=None):
+        return evaluate(tiny_model, {"noisy": Noisy()}, ["pgd:steps=1"], data, eps=eps, batch_size=8,
+                        progress=False, adv_cache=AdvCache(tmp_path / cache_dir, {}), clean_cache=clean)[0]
+
+    clean: dict = {}
+    curve = [run(2 / 255, "curve2", clean), run(8 / 255, "curve8", clean)]
+    assert sum(calls) == 3 * n  # one clean pass, one adversarial pass per budget
+    alone = run(8 / 255, "alone8")
+    assert sum(calls) == 5 * n
+    assert (alone.sa, alone.clean_correct, alone.ra, alone.adv_correct) == (
+        curve[1].sa, curve[1].clean_correct, curve[1].ra, curve[1].adv_correct)
+    files = sorted(p.name for p in (tmp_path / "alone8").glob("*.safetensors"))
+    assert len(files) == 3  # 20 images in batches of 8
+    for name in files:  # the same random start, so the same examples
+        a, b = load_file(tmp_path / "alone8" / name), load_file(tmp_path / "curve8" / name)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

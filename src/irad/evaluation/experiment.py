@@ -133,12 +133,13 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         folder = Path(cfg.adv_cache) if len(budgets) == 1 else Path(cfg.adv_cache) / f"eps{eps:.6f}"
         return AdvCache(folder, identity, strict=cfg.adv_cache_strict)
 
+    clean: dict = {}  # each defense's clean pass once for all budgets
     try:
         for eps in budgets:
             evaluate(classifier, defenses, cfg.attacks, data, cfg.scenario, cfg.norm, eps, cfg.batch_size, cfg.seed,
                      cfg.eot_samples, skip={r.key() for r in rows}, on_row=save, progress=progress,
                      adv_cache=cache_for(eps), worst_of=cfg.worst_of, attack_precision=cfg.attack_precision,
-                     source=source)
+                     source=source, clean_cache=clean)
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:

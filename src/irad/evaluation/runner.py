@@ -80,6 +80,7 @@ def evaluate(
     worst_of: int = 1,
     attack_precision: str = "fp32",
     source: nn.Module | None = None,
+    clean_cache: dict | None = None,
 ) -> list[ResultRow]:
     """Standard and robust accuracy of every defense against every attack in one threat scenario.
 
@@ -107,6 +108,8 @@ def evaluate(
             CPUs with AVX-512 BF16 and on GPUs); every prediction that is scored stays in the models' own precision.
         source: oblivious only: craft the examples on this model instead (transfer / black-box); they are scored,
             as always, on ``classifier`` behind each defense.
+        clean_cache: pass one dict to calls over the same data, defenses and seed (the budgets of a robustness
+            curve): each defense's clean pass then runs once; the first call fills it.
 
     Returns:
         One :class:`ResultRow` per (attack, defense): SA, RA, their average, defense ms/image, destruction rate,
@@ -128,7 +131,7 @@ def evaluate(
     defenses = {name: as_defense(d).to(device).eval() for name, d in defenses.items()}
     n = len(data)
     skip = set(skip)
-    clean_cache: dict[str, _Tally] = {}
+    clean_cache = {} if clean_cache is None else clean_cache
     rows: list[ResultRow] = []
     for attack_spec in attacks:
         pending = [name for name in defenses if row_key(name, attack_spec, scenario, norm, eps, n) not in skip]
@@ -211,8 +214,9 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
     flags: set[str] = set()
     with trusted_inputs():  # each batch is checked once here, not in every defense call of every attack step
         for b, (x, y) in enumerate(bar):
-            # seeds per batch, one for the clean pass and the attack, one for judging its examples: a run that
-            # resumes from cached examples draws the same defense noise as one that attacked
+            # seeds per batch, one for the clean pass and (again) the attack, one for judging its examples: a run
+            # that resumes from cached examples draws the same defense noise as one that attacked, and one that
+            # skips the clean pass (its results known from another budget) the same attack as one that ran it
             batch_seed = 2 * (seed + D.rank() + D.world_size() * b)
             torch.manual_seed(batch_seed)
             x, y = check_images(x.to(device), "evaluation images"), y.to(device)
@@ -221,6 +225,7 @@ def _run_group(classifier, defenses, group, attack_spec, data, scenario, norm, e
                 hits = _predict(classifier, defenses[name], x, t) == y
                 t.clean += hits.sum().item()
                 t.clean_hits += hits.tolist()
+            torch.manual_seed(batch_seed)
             entry = None
             if adv_cache is not None:  # what this batch's cached examples must have been made from
                 entry = {"batch_size": len(y), "images_sha256": batch_digest(x, y),
