@@ -73,13 +73,24 @@ def _evidence(report: dict, check: str) -> dict:
     return next(c["evidence"] for c in report["checks"] if c["name"] == check)
 
 
+def _binarization(report: dict) -> str:
+    """The binarization test's attack success among valid readouts, bpda / adaptive (files from before the check
+    have none)."""
+    ev = next((c["evidence"] for c in report["checks"] if c["name"] == "binarization"), None)
+    if ev is None:
+        return "-"
+    return " / ".join("-" if ev[s]["attack_success_rate"] is None else
+                      f"{100 * ev[s]['attack_success_rate']:.0f} ({ev[s]['valid_readouts']})" for s in ("bpda", "adaptive"))
+
+
 def audit(d: dict) -> list[str]:
     """`irad audit`: each defense's checks, its RA per scenario, and the advice of failed checks."""
     rows = [[r["defense"], r["status"], *[c["status"] for c in r["checks"]],
              " / ".join(f"{v:.1f} ({_ci(v, d['config']['n'])})"
                         for v in _evidence(r, "scenario-ordering")["ra"].values()),
              f"{_evidence(r, 'blackbox-and-transfer')['square_ra']:.1f}",
-             f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}"] for r in d["defenses"]]
+             f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}", _binarization(r)]
+            for r in d["defenses"]]
     advice = [f"- {r['defense']}, {c['name']}: {c['advice']}"
               for r in d["defenses"] for c in r["checks"] if c["advice"]]
     preset_queries = PRESETS["cpu"]["square_queries"]
@@ -91,7 +102,8 @@ def audit(d: dict) -> list[str]:
             f"randomized defenses), {square}, no AutoAttack. RA columns: PGD-10 per scenario; white box = "
             f"the stronger of bpda and adaptive. Machine: {machine(d['environment'])}.", "",
             *table(["defense", "overall", *[c["name"] for c in d["defenses"][0]["checks"]],
-                    "RA oblivious / bpda / adaptive (95% CI)", "RA Square", "RA at eps 64/255"], rows), "", *advice]
+                    "RA oblivious / bpda / adaptive (95% CI)", "RA Square", "RA at eps 64/255",
+                    "binarization: attack success % bpda / adaptive (valid readouts)"], rows), "", *advice]
 
 
 def denoising(d: dict) -> list[str]:
