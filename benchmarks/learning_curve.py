@@ -20,9 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from report import machine, table  # noqa: E402
+from report import ci_text, machine, table  # noqa: E402
 
 from irad.analysis.plots import headless_pyplot, save_figure  # noqa: E402
+from irad.training.pairs import PRESETS as PAIR_PRESETS  # noqa: E402
+
+VAL_N = PAIR_PRESETS["cpu-long-val"]["n"]  # the validation pairs every epoch is scored on
 from irad.utils.checkpoint import atomic_write_json  # noqa: E402
 
 KEYS = ("epoch", "cpu_hours", "wall_hours", "loss", "val_l1", "val_sa", "val_ra")
@@ -77,10 +80,16 @@ def render(d: dict) -> list[str]:
             "on ResNet-20; each run keeps its best epoch by (SA + RA) / 2), and the victim ResNet-56's SA / RA "
             f"through that epoch's snapshot queried DISCO-style (first {d['eval_n']} test images, stratified, PGD-10 "
             f"Linf 8/255, oblivious). Machine: {machine(d['environment'])}.", "",
-            *table(["run", "epoch", "CPU hours", "val L1", "val SA / RA (ResNet-20)", "SA / RA (ResNet-56, PGD-10)"],
+            *table(["run", "epoch", "CPU hours", "val L1", f"val SA / RA (ResNet-20, n={VAL_N}; 95% CI)",
+                    f"SA / RA (ResNet-56, PGD-10, n={d['eval_n']}; 95% CI)"],
                    [[r.get("run", "-"), str(r["epoch"]), f"{r['cpu_hours']:.2f}", f"{r['val_l1']:.4f}",
-                     f"{r['val_sa']:.1f} / {r['val_ra']:.1f}",
-                     f"{r['victim_sa']:.1f} / {r['victim_ra']:.1f}" if "victim_sa" in r else "-"] for r in d["rows"]])]
+                     _sa_ra(r["val_sa"], r["val_ra"], VAL_N),
+                     _sa_ra(r["victim_sa"], r["victim_ra"], d["eval_n"]) if "victim_sa" in r else "-"]
+                    for r in d["rows"]])]
+
+
+def _sa_ra(sa: float, ra: float, n: int) -> str:
+    return f"{sa:.1f} ({ci_text(sa, n)}) / {ra:.1f} ({ci_text(ra, n)})"
 
 
 def main() -> None:

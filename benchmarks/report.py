@@ -90,6 +90,14 @@ def note(name: str) -> list[str]:
     return [fill(path.read_text().strip(), str(path.relative_to(ROOT))), ""]
 
 
+def ci_text(rate: float, n: int) -> str:
+    """``lo-hi``: the 95% Wilson interval of a rate (percent) measured on ``n`` images."""
+    from irad.evaluation.stats import proportion_interval
+
+    lo, hi = proportion_interval(round(rate * n / 100), n)
+    return f"{lo:.1f}-{hi:.1f}"
+
+
 def machine(env: dict) -> str:
     """One line naming the machine a result was measured on."""
     return (f"{env['processor']}, {env['cpu_count']} CPUs, {env['torch_threads']} torch threads, {env['device']}"

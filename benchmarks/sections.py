@@ -16,7 +16,7 @@ import irad_speed
 import learning_curve
 import tables
 import training_speed
-from report import RESULTS, ROOT
+from report import RESULTS, ROOT, ci_text
 
 SHARED = "../shared"
 WORK = "benchmarks/work"  # models the benchmarks train for themselves (git-ignored)
@@ -188,9 +188,10 @@ def jpeg_extra(suffix: str = "") -> list[str]:
         d = json.loads(quality.read_text())
         cols = list(next(iter(d["accuracy"].values())))
         lines += [f"Clean accuracy (%) of each model on test images compressed at each quality (n={d['n']}; the "
-                  "seed's Figure 6):", "", "| model | " + " | ".join(f"Q{c}" for c in cols) + " |",
+                  "seed's Figure 6; 95% Wilson intervals in brackets):", "",
+                  "| model | " + " | ".join(f"Q{c}" for c in cols) + " |",
                   "|" + "---|" * (len(cols) + 1),
-                  *[f"| {m} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |"
+                  *[f"| {m} | " + " | ".join(f"{v:.1f} ({ci_text(v, d['n'])})" for v in row.values()) + " |"
                     for m, row in d["accuracy"].items()],
                   "", f"![accuracy per JPEG quality](benchmarks/results/jpeg-quality-accuracy{suffix}.png)", ""]
     return lines
@@ -446,7 +447,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         "EOT over 4 draws, the same 100 images (batches of 20, each cached on disk when it finishes, so an attack "
         "resumes where it stopped). adaptive-worst10: the adaptive run's examples, read from its cache, each purified "
         "10 times with fresh noise and counted robust only if all 10 are right (RA worst-of-10, DiffHammer's "
-        "criterion); its RA column is the first of those draws, the adaptive table's draw. The gradient-masking audit of DiffPure at t* = 0.1 is below the tables. ms/img "
+        "criterion); its RA column is the first of those draws, the adaptive table's draw. The gradient-masking "
+        "audit of DiffPure at t* = 0.1 is below the tables. ms/img "
         "and attack s/img were timed at 1 torch thread while other jobs shared the 2 cores (at least a second "
         "benchmark process); the clean timings (2 threads, batch 1 and 128) are in 'Defense cost per image'.",
         lambda: VICTIM,

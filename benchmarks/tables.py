@@ -3,7 +3,7 @@ section's description and table from that JSON."""
 
 from __future__ import annotations
 
-from report import RESULTS, machine, table
+from report import RESULTS, ci_text, machine, table
 
 from irad.auditing import PRESETS
 from irad.errors import IradError
@@ -44,7 +44,7 @@ def aliasing(d: dict) -> list[str]:
             ""]
 
     def ra(m: dict) -> list[str]:
-        return [f"{m['robust_accuracy']:.1f}", _ci(m["robust_accuracy"], data["n"])]
+        return [f"{m['robust_accuracy']:.1f}", ci_text(m["robust_accuracy"], data["n"])]
 
     def model(m: dict) -> str:
         return m["model"].replace(SHARED_MODELS, "shared/")
@@ -61,14 +61,6 @@ def aliasing(d: dict) -> list[str]:
                            for m in d["models"] for la in m["layers"]])]
 
 
-def _ci(rate: float, n: int) -> str:
-    """The 95% Wilson interval of a rate (percent) measured on ``n`` images."""
-    from irad.evaluation.stats import proportion_interval
-
-    lo, hi = proportion_interval(round(rate * n / 100), n)
-    return f"{lo:.1f}-{hi:.1f}"
-
-
 def _evidence(report: dict, check: str) -> dict:
     return next(c["evidence"] for c in report["checks"] if c["name"] == check)
 
@@ -80,13 +72,14 @@ def _binarization(report: dict) -> str:
     if ev is None:
         return "-"
     return " / ".join("-" if ev[s]["attack_success_rate"] is None else
-                      f"{100 * ev[s]['attack_success_rate']:.0f} ({ev[s]['valid_readouts']})" for s in ("bpda", "adaptive"))
+                      f"{100 * ev[s]['attack_success_rate']:.0f} ({ev[s]['valid_readouts']})"
+                      for s in ("bpda", "adaptive"))
 
 
 def audit(d: dict) -> list[str]:
     """`irad audit`: each defense's checks, its RA per scenario, and the advice of failed checks."""
     rows = [[r["defense"], r["status"], *[c["status"] for c in r["checks"]],
-             " / ".join(f"{v:.1f} ({_ci(v, d['config']['n'])})"
+             " / ".join(f"{v:.1f} ({ci_text(v, d['config']['n'])})"
                         for v in _evidence(r, "scenario-ordering")["ra"].values()),
              f"{_evidence(r, 'blackbox-and-transfer')['square_ra']:.1f}",
              f"{list(_evidence(r, 'attack-monotonicity')['ra_by_eps'].values())[-1]:.1f}", _binarization(r)]
