@@ -8,7 +8,7 @@ from report import RESULTS, ci_text, machine, table
 from irad.auditing import PRESETS
 from irad.errors import IradError
 from irad.evaluation.paired import compare_defenses
-from irad.evaluation.results import load_results, result_rows
+from irad.evaluation.results import eps_text, load_results, result_rows
 
 SHARED_MODELS = "../shared/models/cifar10-resnet-idelbayev/"
 
@@ -124,6 +124,16 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
             found += compare_defenses(rows, a, b)
         except IradError:
             continue
+    # a curve file has a row per budget: show the budget, and SA (the same clean pass at every budget) once
+    budgets = len({p.a.eps for p in found}) > 1
+    shown, seen_sa = [], set()
+    for p in found:
+        key = (p.a.defense, p.b.defense, p.a.attack)
+        if p.metric == "RA" or key not in seen_sa:
+            shown.append(p)
+        if p.metric == "SA":
+            seen_sa.add(key)
+    found = shown
     if not found:
         return []
     first = found[0].a
@@ -132,8 +142,10 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
             "images (right under A only / under B only). The exact test decides whether A and B differ (p < 0.05); "
             "the interval, an approximation, says by how much, and near p = 0.05 it can exclude 0 where the test "
             "does not.", "",
-            *table(["A", "B", "attack", "", "A %", "B %", "A - B [95% CI]", "p", "A only / B only"],
-                   [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack, p.metric,
+            *table(["A", "B", "attack", *(["eps"] if budgets else []), "", "A %", "B %", "A - B [95% CI]", "p",
+                    "A only / B only"],
+                   [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack,
+                     *([eps_text(p.a.eps, p.a.norm)] if budgets else []), p.metric,
                      f"{getattr(p.a, p.metric.lower()):.1f}", f"{getattr(p.b, p.metric.lower()):.1f}",
                      f"{p.comparison.difference:+.1f} [{p.comparison.interval[0]:+.1f}, "
                      f"{p.comparison.interval[1]:+.1f}]", f"{p.comparison.p_value:.2g}",

@@ -114,3 +114,21 @@ def test_paired_table_tests_each_pair_on_the_same_images(tmp_path, monkeypatch):
     assert "| `a` | `b` | pgd | RA | 75.0 | 25.0 | +50.0 [" in text  # a alone right on 10 images, b alone on 0
     assert "| 0.002 | 10 / 0 |" in text  # McNemar: 2 * 0.5**10
     assert "| SA | 100.0 | 100.0 | +0.0 [" in text and "zzz" not in text
+
+
+def test_paired_tables_of_a_curve_name_the_budget_and_show_sa_once(tmp_path, monkeypatch):
+    import tables
+    from irad.evaluation.results import ResultRow, write_results
+
+    def row(defense, eps, adv):
+        clean = "1" * 16 + "0" * 4
+        return ResultRow(defense, "pgd", "oblivious", "Linf", eps, 20, 80.0, 5.0 * adv.count("1"), 0.0, 1.0,
+                         clean_correct=clean, adv_correct=adv)
+
+    rows = [row("a", e, "1" * k + "0" * (20 - k)) for e, k in ((2 / 255, 15), (8 / 255, 10))]
+    rows += [row("b", e, "1" * k + "0" * (20 - k)) for e, k in ((2 / 255, 12), (8 / 255, 2))]
+    write_results(tmp_path / "curve.json", {}, {}, rows)
+    monkeypatch.setattr(tables, "RESULTS", tmp_path)
+    lines = [ln for ln in tables.paired("curve", [("a", "b")]) if ln.startswith("| `a`")]
+    assert [ln.split(" | ")[3:5] for ln in lines] == [["2/255", "SA"], ["2/255", "RA"], ["8/255", "RA"]]
+    assert "+40.0" in lines[2] and "8 / 0" in lines[2]  # a right alone on images 3-10 at 8/255

@@ -68,7 +68,7 @@ def test_compare_command_prints_the_paired_test(tmp_path, capsys):
                                  _row("b", "1" * 40 + "0" * 10, "0" * 10 + "1" * 18 + "0" * 22)])
     assert main(["compare", str(path), "a", "b"]) == 0
     out = capsys.readouterr().out
-    assert "SA: 80.00 vs 80.00  diff +0.00" in out and "p=1" in out
+    assert "pgd [oblivious, Linf 8/255] SA: 80.00 vs 80.00  diff +0.00" in out and "p=1" in out
     assert "RA: 60.00 vs 36.00  diff +24.00" in out  # a right alone on 12 images, b alone on 0
     assert main(["compare", str(path), "a", "zzz"]) == 2
     assert "no rows of defense 'zzz'" in capsys.readouterr().err

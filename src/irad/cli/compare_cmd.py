@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from irad.evaluation.paired import compare_defenses
-from irad.evaluation.results import ResultRow, load_results, result_rows
+from irad.evaluation.results import ResultRow, eps_text, load_results, result_rows
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def compare_lines(rows: list[ResultRow], a: str, b: str, attack: str | None = No
     lines = [f"{a}  vs  {b}   (difference A - B in points, 95% interval, McNemar exact p)"]
     for p in compare_defenses(rows, a, b, attack):
         c, field = p.comparison, p.metric.lower()
-        lines.append(f"  {p.a.attack} [{p.a.scenario}] {p.metric}: {getattr(p.a, field):.2f} vs "
+        lines.append(f"  {p.a.attack} [{p.a.scenario}, {p.a.norm} {eps_text(p.a.eps, p.a.norm)}] {p.metric}: "
+                     f"{getattr(p.a, field):.2f} vs "
                      f"{getattr(p.b, field):.2f}  diff {c.difference:+.2f} "
                      f"[{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]  p={c.p_value:.3g}  "
                      f"(n={c.n}; only A right: {c.a_only}, only B right: {c.b_only})")

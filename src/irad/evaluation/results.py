@@ -150,7 +150,7 @@ def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
     head = ["defense", "attack", "scenario", "eps", "n", "SA", "SA 95% CI", "RA", "RA 95% CI", "Avg", "DR", "ms/img"]
     body = [[r.defense, r.attack + (f" (EOT {r.eot_samples})" if r.eot_samples > 1 else "")
              + ("" if r.attack_precision == "fp32" else f" ({r.attack_precision})"), r.scenario,
-             f"{r.norm} {_eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", _ci_text(interval(r, "sa")),
+             f"{r.norm} {eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", _ci_text(interval(r, "sa")),
              f"{r.ra:.2f}", _ci_text(interval(r, "ra")), f"{r.avg:.2f}", _dr_text(r), f"{r.defense_ms_per_image:.3f}"]
             for r in rows]
     if any(r.ra_worst is not None for r in rows):
@@ -180,6 +180,7 @@ def _dr_text(row: ResultRow) -> str:
     return "-" if row.destruction_rate is None else f"{row.destruction_rate:.2f}"
 
 
-def _eps_text(eps: float, norm: str) -> str:
+def eps_text(eps: float, norm: str) -> str:
+    """A budget as people write it: ``8/255`` for Linf multiples of 1/255, else ``0.5``."""
     k = eps * 255
     return f"{round(k)}/255" if norm == "Linf" and abs(k - round(k)) < 1e-6 else f"{eps:.4g}"
