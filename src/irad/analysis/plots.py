@@ -146,6 +146,11 @@ def plot_robustness_curve(rows: list, path: str | Path) -> None:
         (line,) = ax.plot(eps, [r.ra for r in rs], marker="o", label=label)
         ax.fill_between(eps, lo, hi, color=line.get_color(), alpha=0.15)
     norms = {r.norm for r in rows}
+    budgets = sorted({r.eps * 255 if r.norm == "Linf" else r.eps for r in rows})
+    if budgets[0] > 0 and budgets[-1] >= 4 * budgets[0]:  # budgets that double (1, 2, 4, ...): evenly spaced
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
+        ax.minorticks_off()
     ax.set_xlabel("eps (x/255)" if norms == {"Linf"} else "eps")
     ax.set_ylabel("robust accuracy (%)")
     ax.set_ylim(0, 100)
