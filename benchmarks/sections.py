@@ -66,7 +66,7 @@ def _curve_extra() -> list[str]:
     return [*[f"![RA vs eps, {s}](benchmarks/results/robustness-curve-{s}.png)"
               for s in ("oblivious", "adaptive") if (RESULTS / f"robustness-curve-{s}.png").exists()], "",
             *tables.paired("robustness-curve-oblivious", [("irad", "disco"), ("diffpure-irad:t=30", "diffpure:t=100")]),
-            *tables.paired("robustness-curve-adaptive", [("irad", "disco")])]
+            *tables.paired("robustness-curve-adaptive", [("irad", "disco"), ("irad", "none"), ("disco", "none")])]
 
 
 ALIASING_MODELS = [f"resnet{d}:{IDELBAYEV}/{f}" for d, f in (

@@ -129,7 +129,8 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
     shown, seen_sa = [], set()
     for p in found:
         key = (p.a.defense, p.b.defense, p.a.attack)
-        if p.metric == "RA" or key not in seen_sa:
+        both_zero = getattr(p.a, p.metric.lower()) == getattr(p.b, p.metric.lower()) == 0
+        if (p.metric == "RA" or key not in seen_sa) and not both_zero:  # 0 against 0: nothing to test
             shown.append(p)
         if p.metric == "SA":
             seen_sa.add(key)
@@ -139,9 +140,9 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
     first = found[0].a
     return [f"Paired comparisons on the same {first.n} images (`irad compare benchmarks/results/{stem}.json A B`): "
             "difference A - B in points with its 95% Agresti-Min interval, McNemar's exact p-value, and the discordant "
-            "images (right under A only / under B only). The exact test decides whether A and B differ (p < 0.05); "
-            "the interval, an approximation, says by how much, and near p = 0.05 it can exclude 0 where the test "
-            "does not.", "",
+            "images (right under A only / under B only); pairs where both are 0 are left out. The exact test "
+            "decides whether A and B differ (p < 0.05); the interval, an approximation, says by how much, and near "
+            "p = 0.05 it can exclude 0 where the test does not.", "",
             *table(["A", "B", "attack", *(["eps"] if budgets else []), "", "A %", "B %", "A - B [95% CI]", "p",
                     "A only / B only"],
                    [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack,
