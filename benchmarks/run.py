@@ -26,7 +26,8 @@ BY_NAME = {s.name: s for s in SECTIONS}
 HEADER = ["# Benchmarks", "",
           "Every table below is produced by `python benchmarks/run.py` (each section's exact command is printed with "
           "it) and read back from `benchmarks/results/*.json`. Accuracies in percent; RA = accuracy on adversarial "
-          "examples after the defense; SA / RA 95% CI = Wilson score interval of the rate at that n; Avg = (SA + RA) / 2; "
+          "examples after the defense; SA / RA 95% CI = Wilson score interval of the rate at that n; "
+          "Avg = (SA + RA) / 2; RA worst-of-N (where shown) = right on all N fresh draws of a randomized defense; "
           "ms/img = defense forward time only, on the machine named; "
           "attack s/img (where recorded) = wall seconds crafting the adversarial examples per image. "
           "CIFAR-10 here is the JPEG-75 copy in `../shared/data` (train and test both JPEG-75).", ""]

@@ -535,7 +535,8 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                         "--adv-cache", f"{WORK}/adv-lite1-n100"]},
         extra=lambda: tables.paired("imagenet-oblivious", IMAGENET_PAIRS)),
     EvalSection(
-        "deflection-imagenet", "Pixel deflection on ImageNet, the paper's setting (Prakash et al. 2018, Tables 2, 5, 6)",
+        "deflection-imagenet",
+        "Pixel deflection on ImageNet, the paper's setting (Prakash et al. 2018, Tables 2, 5, 6)",
         "ImageNet val subset at 260 px as in the ImageNet column, victim EfficientNet-Lite2; the paper's K=100 "
         "deflections in a window r=10, then BayesShrink (db1, YCbCr, soft) with the paper's sigma=0.04; single run, "
         "R-CAM guided (the victim's top-5 activation maps) and Ens-10 (majority of 10 runs). Oblivious (n=200): "
