@@ -133,7 +133,10 @@ def test_eval_over_a_list_of_budgets_gives_one_row_each_and_a_curve(tmp_path):
     assert none[0]["ra"] >= none[-1]["ra"]  # FGSM at 16/255 fools at least as many as at 1/255
     assert sorted(p.name for p in cache.iterdir()) == ["eps0.003922", "eps0.015686", "eps0.062745"]
     assert Image.open(plot).size[0] > 300
+    written = out.stat()
     assert main([*args[:-2]]) == 0  # resumes: every row is there
+    now = out.stat()  # nothing computed, nothing rewritten (the machine and commit it names stay those of the run)
+    assert (now.st_ino, now.st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
     assert len(json.loads(out.read_text())["results"]) == 6
 
 

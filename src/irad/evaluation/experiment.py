@@ -87,6 +87,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     env = environment(device)
     rows: list[ResultRow] = []
     audits: list[dict] = []
+    dirty = False  # the file on disk no longer says what this run knows (a resume that computes nothing keeps it)
     if cfg.out and Path(cfg.out).exists():
         previous = load_results(cfg.out)
         old = previous.get("config", {})
@@ -99,8 +100,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
                 print(f"irad: note: {cfg.out}: the row {r.defense} / {r.attack} does not match the digest it was "
                       "computed with (edited by hand?); kept as it is", file=sys.stderr)
         # rows of randomized defenses judged with another worst-of-N are recomputed
-        rows = [r for r in rows if r.defense not in defenses or not defenses[r.defense].randomized
+        kept = [r for r in rows if r.defense not in defenses or not defenses[r.defense].randomized
                 or r.worst_of == cfg.worst_of]
+        dirty = len(kept) < len(previous.get("results", []))  # rows dropped to be recomputed
+        rows = kept
         audits = previous.get("audit", [])
         env = _carry_earlier_commits(previous.get("environment", {}), env, len(rows), cfg.out)
 
@@ -109,12 +112,16 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
             write_results(cfg.out, config, env, rows, audits)
 
     def save(row: ResultRow) -> None:
+        nonlocal dirty
+        dirty = True
         notes = [*row.notes, f"transfer: crafted on {cfg.source}"] if cfg.source else row.notes
         rows.append(replace(row, classifier_sha256=prints[row.defense][0], defense_sha256=prints[row.defense][1],
                             notes=notes).sealed())
         write()
 
     def save_audit(report: DefenseAudit) -> None:
+        nonlocal dirty
+        dirty = True
         write()
         if on_audit is not None:
             on_audit(report)
@@ -143,7 +150,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
         if cfg.audit:
             _audit(cfg, classifier, defenses, data, prints, audits, progress, save_audit)
     finally:
-        if rows or audits:
+        if dirty and (rows or audits):
             write()
     return rows
 
