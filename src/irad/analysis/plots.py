@@ -157,6 +157,10 @@ def plot_robustness_curve(rows: list, path: str | Path) -> None:
     scenarios = sorted({k[2] for k in curves})
     n = sorted({r.n for r in rows})
     ax.set_title(f"RA vs budget ({', '.join(scenarios)}; n={', '.join(map(str, n))}; bands: 95% Wilson)", fontsize=9)
-    ax.legend(fontsize=7)
+    if len(curves) > 4:  # many curves: the legend beside the axes, not over them
+        fig.set_size_inches(8.4, 4.2)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    else:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, path)
