@@ -323,6 +323,7 @@ SECTIONS: list[EvalSection | ScriptSection] = [
                  "--defense", "disco:precision=bf16", "--defense", "irad:precision=bf16", *PGD_AND_AUTOATTACK_N1000],
         # the note's claims: IRAD above the next-best strategies, bf16 within a point of fp32
         extra=lambda: tables.paired("irad-samplers", [("irad", "disco"), ("irad", "implicit:sampler=si,shift=0.75"),
+                                                      ("irad", "implicit:sampler=si,shift=1.5"),
                                                       ("irad:precision=bf16", "irad"),
                                                       ("disco:precision=bf16", "disco")])),
     EvalSection(
