@@ -124,11 +124,12 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
             found += compare_defenses(rows, a, b)
         except IradError:
             continue
-    # a curve file has a row per budget: show the budget, and SA (the same clean pass at every budget) once
+    # a curve file has a row per budget: show the budget; SA (one clean pass per defense for every attack and
+    # budget of a run) once per pair
     budgets = len({p.a.eps for p in found}) > 1
     shown, seen_sa = [], set()
     for p in found:
-        key = (p.a.defense, p.b.defense, p.a.attack)
+        key = (p.a.defense, p.b.defense)
         both_zero = getattr(p.a, p.metric.lower()) == getattr(p.b, p.metric.lower()) == 0
         if (p.metric == "RA" or key not in seen_sa) and not both_zero:  # 0 against 0: nothing to test
             shown.append(p)
