@@ -121,7 +121,7 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
     found = []
     for a, b in pairs:
         try:
-            found += compare_defenses(rows, a, b)
+            found += [p for p in compare_defenses(rows, a, b) if p.comparison is not None]
         except IradError:
             continue
     # a curve file has a row per budget: show the budget; SA (one clean pass per defense for every attack and

@@ -70,6 +70,12 @@ def test_compare_command_prints_the_paired_test(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "pgd [oblivious, Linf 8/255] SA: 80.00 vs 80.00  diff +0.00" in out and "p=1" in out
     assert "RA: 60.00 vs 36.00  diff +24.00" in out  # a right alone on 12 images, b alone on 0
+    old = tmp_path / "old.json"  # rows from before per-image outcomes: the worst case over every pairing
+    write_results(old, {}, {}, [ResultRow(d, "pgd", "oblivious", "Linf", 8 / 255, 1000, 80.0, ra, 0.0, 1.0)
+                                for d, ra in (("a", 67.7), ("b", 56.4))])
+    assert main(["compare", str(old), "a", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "RA: 67.70 vs 56.40  no per-image outcomes" in out and "SA: 80.00 vs 80.00" in out and "p <= 1 " in out
     assert main(["compare", str(path), "a", "zzz"]) == 2
     assert "no rows of defense 'zzz'" in capsys.readouterr().err
 
@@ -215,3 +221,26 @@ def test_a_curve_runs_each_clean_pass_once_and_its_attack_draws_as_a_single_budg
     for name in files:  # the same random start, so the same examples
         a, b = load_file(tmp_path / "alone8" / name), load_file(tmp_path / "curve8" / name)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_mcnemar_worst_case_is_the_largest_p_over_every_pairing_of_the_counts():
+    """Brute force over every 2x2 table with the given margins on a small n; then the bound's use on the diffpure
+    oblivious rows (n=1000, no per-image outcomes): 67.7 vs 56.4 resolved whatever the pairing, 65.4 vs 65.2 not."""
+    from scipy.stats import binomtest
+
+    from irad.evaluation.stats import mcnemar_worst_case
+
+    n, right_a, right_b = 30, 21, 12
+    ps = []
+    for both in range(0, n + 1):
+        a_only, b_only = right_a - both, right_b - both
+        if a_only < 0 or b_only < 0 or both + a_only + b_only > n:
+            continue
+        m = a_only + b_only
+        ps.append(1.0 if m == 0 else binomtest(a_only, m, 0.5).pvalue)
+    assert mcnemar_worst_case(right_a, right_b, n) == pytest.approx(max(ps))
+    assert mcnemar_worst_case(677, 564, 1000) < 1e-4
+    assert mcnemar_worst_case(654, 652, 1000) > 0.9
+    assert mcnemar_worst_case(5, 5, 10) == 1.0
+    with pytest.raises(IradError, match="not a valid pair"):
+        mcnemar_worst_case(11, 3, 10)

@@ -20,13 +20,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def compare_lines(rows: list[ResultRow], a: str, b: str, attack: str | None = None) -> list[str]:
-    """One line per (attack, SA / RA) where both defenses have a row with per-image outcomes."""
+    """One line per setting and SA / RA both defenses have: the paired test, or for rows without per-image outcomes
+    the largest p-value any pairing of their counts allows."""
     lines = [f"{a}  vs  {b}   (difference A - B in points, 95% interval, McNemar exact p)"]
     for p in compare_defenses(rows, a, b, attack):
         c, field = p.comparison, p.metric.lower()
-        lines.append(f"  {p.a.attack} [{p.a.scenario}, {p.a.norm} {eps_text(p.a.eps, p.a.norm)}] {p.metric}: "
-                     f"{getattr(p.a, field):.2f} vs "
-                     f"{getattr(p.b, field):.2f}  diff {c.difference:+.2f} "
+        head = (f"  {p.a.attack} [{p.a.scenario}, {p.a.norm} {eps_text(p.a.eps, p.a.norm)}] {p.metric}: "
+                f"{getattr(p.a, field):.2f} vs {getattr(p.b, field):.2f}")
+        if c is None:
+            lines.append(f"{head}  no per-image outcomes (rows from an older irad): p <= {p.worst_case_p:.3g} "
+                         f"however the images pair up (n={p.a.n})")
+            continue
+        lines.append(f"{head}  diff {c.difference:+.2f} "
                      f"[{c.interval[0]:+.2f}, {c.interval[1]:+.2f}]  p={c.p_value:.3g}  "
                      f"(n={c.n}; only A right: {c.a_only}, only B right: {c.b_only})")
     return lines

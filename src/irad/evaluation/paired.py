@@ -7,17 +7,20 @@ from dataclasses import dataclass
 
 from irad.errors import IradError
 from irad.evaluation.results import ResultRow
-from irad.evaluation.stats import PairedComparison, decode_outcomes, paired_comparison
+from irad.evaluation.stats import PairedComparison, decode_outcomes, mcnemar_worst_case, paired_comparison
 
 
 @dataclass(frozen=True)
 class DefensePair:
-    """``a`` minus ``b`` on ``metric`` ("SA" or "RA") of two rows of the same attack, scenario, eps and n."""
+    """``a`` minus ``b`` on ``metric`` ("SA" or "RA") of two rows of the same attack, scenario, eps and n: the paired
+    test on their per-image outcomes, or, for rows kept without them, only the largest McNemar p-value any pairing
+    of their counts could give (:func:`~irad.evaluation.stats.mcnemar_worst_case`)."""
 
     a: ResultRow
     b: ResultRow
     metric: str
-    comparison: PairedComparison
+    comparison: PairedComparison | None
+    worst_case_p: float | None = None
 
 
 def compare_defenses(rows: list[ResultRow], a: str, b: str, attack: str | None = None) -> list[DefensePair]:
@@ -40,8 +43,10 @@ def compare_defenses(rows: list[ResultRow], a: str, b: str, attack: str | None =
         x, y = ra[key], rb[key]
         for metric, field in (("SA", "clean_correct"), ("RA", "adv_correct")):
             ox, oy = getattr(x, field), getattr(y, field)
-            if ox is None or oy is None:
-                raise IradError(f"the {key[0]} rows carry no per-image outcomes (written before irad stored them); "
-                                "rerun them with a fresh --out to compare")
-            pairs.append(DefensePair(x, y, metric, paired_comparison(decode_outcomes(ox), decode_outcomes(oy))))
+            if ox is None or oy is None:  # written before irad stored per-image outcomes
+                rate_a, rate_b = getattr(x, metric.lower()), getattr(y, metric.lower())
+                worst = mcnemar_worst_case(round(rate_a * x.n / 100), round(rate_b * y.n / 100), x.n)
+                pairs.append(DefensePair(x, y, metric, None, worst))
+            else:
+                pairs.append(DefensePair(x, y, metric, paired_comparison(decode_outcomes(ox), decode_outcomes(oy))))
     return pairs

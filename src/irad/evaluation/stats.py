@@ -73,6 +73,22 @@ def paired_comparison(a: Sequence[bool], b: Sequence[bool], level: float = LEVEL
                             (round(100 * max(d - z * se, -1.0), 2), round(100 * min(d + z * se, 1.0), 2)), float(p))
 
 
+def mcnemar_worst_case(right_a: int, right_b: int, n: int) -> float:
+    """The largest McNemar exact p-value over every pairing of per-image outcomes with these counts (A right on
+    ``right_a`` of ``n`` images, B on ``right_b``): for results kept without per-image outcomes, a difference whose
+    worst case is below 0.05 is resolved however the images pair up.
+
+    The counts fix ``a_only - b_only = right_a - right_b``; the discordant total ``m`` can be anything of that
+    parity from ``|right_a - right_b|`` up to ``n`` minus the images both must get right or both wrong.
+    """
+    if not (0 <= right_a <= n and 0 <= right_b <= n) or n <= 0:
+        raise IradError(f"counts {right_a}, {right_b} of {n} images are not a valid pair of accuracies")
+    d = right_a - right_b
+    most = n - max(0, right_a + right_b - n) - max(0, n - right_a - right_b)
+    return max(1.0 if m == 0 else float(stats.binomtest((m + d) // 2, m, 0.5).pvalue)
+               for m in range(abs(d), most + 1, 2))
+
+
 def encode_outcomes(correct: Iterable[bool]) -> str:
     """Per-image correctness as a string of ``0`` / ``1`` in image order (what results rows store)."""
     return "".join("1" if c else "0" for c in correct)
