@@ -639,4 +639,9 @@ SECTIONS: list[EvalSection | ScriptSection] = [
         lambda: [["irad", "audit", *VICTIM, "--defense", chosen_deflection(), "--eps", "4/255", "--preset", "cpu",
                   "--no-progress", "--out", "benchmarks/results/audit_eps4.json"]],
         tables.audit, "audit_eps4"),
+    ScriptSection(
+        "audit-binarization", "The binarization test on a known case (`irad audit`, cpu preset, Linf 8/255)",
+        lambda: [["irad", "audit", *VICTIM, "--defense", "none", "--defense", "bit-depth:bits=4", "--preset", "cpu",
+                  "--no-progress", "--out", "benchmarks/results/audit_binarization.json"]],
+        tables.audit, "audit_binarization"),
 ]
