@@ -128,6 +128,11 @@ def plot_offsets(result: dict, path: str | Path) -> None:
     save_figure(fig, path)
 
 
+def _axis_eps(row) -> float:
+    """A row's budget on the curve's x axis: Linf in units of 1/255, others as they are."""
+    return row.eps * 255 if row.norm == "Linf" else row.eps
+
+
 def plot_robustness_curve(rows: list, path: str | Path) -> None:
     """RA against eps, one line per (defense, attack, scenario) of ``rows`` (:class:`~irad.evaluation.ResultRow`),
     each with its 95% interval as a band (Carlini et al. 2019: accuracy against the budget as a curve)."""
@@ -140,13 +145,13 @@ def plot_robustness_curve(rows: list, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for (defense, attack, scenario), rs in curves.items():
         rs = sorted(rs, key=lambda r: r.eps)
-        eps = [r.eps * 255 if r.norm == "Linf" else r.eps for r in rs]
+        eps = [_axis_eps(r) for r in rs]
         lo, hi = zip(*(interval(r, "ra") for r in rs))
         label = defense + (f" [{attack}]" if len({k[1] for k in curves}) > 1 else "")
         (line,) = ax.plot(eps, [r.ra for r in rs], marker="o", label=label)
         ax.fill_between(eps, lo, hi, color=line.get_color(), alpha=0.15)
     norms = {r.norm for r in rows}
-    budgets = sorted({r.eps * 255 if r.norm == "Linf" else r.eps for r in rows})
+    budgets = sorted({_axis_eps(r) for r in rows})
     if budgets[0] > 0 and budgets[-1] >= 4 * budgets[0]:  # budgets that double (1, 2, 4, ...): evenly spaced
         ax.set_xscale("log", base=2)
         ax.set_xticks(budgets, [f"{b:g}" for b in budgets])
