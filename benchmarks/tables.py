@@ -130,8 +130,8 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
     shown, seen_sa = [], set()
     for p in found:
         key = (p.a.defense, p.b.defense)
-        both_zero = getattr(p.a, p.metric.lower()) == getattr(p.b, p.metric.lower()) == 0
-        if (p.metric == "RA" or key not in seen_sa) and not both_zero:  # 0 against 0: nothing to test
+        both_zero = p.rates[0] == p.rates[1] == 0
+        if (p.metric != "SA" or key not in seen_sa) and not both_zero:  # 0 against 0: nothing to test
             shown.append(p)
         if p.metric == "SA":
             seen_sa.add(key)
@@ -148,7 +148,7 @@ def paired(stem: str, pairs: list[tuple[str, str]]) -> list[str]:
                     "A only / B only"],
                    [[f"`{p.a.defense}`", f"`{p.b.defense}`", p.a.attack,
                      *([eps_text(p.a.eps, p.a.norm)] if budgets else []), p.metric,
-                     f"{getattr(p.a, p.metric.lower()):.1f}", f"{getattr(p.b, p.metric.lower()):.1f}",
+                     f"{p.rates[0]:.1f}", f"{p.rates[1]:.1f}",
                      f"{p.comparison.difference:+.1f} [{p.comparison.interval[0]:+.1f}, "
                      f"{p.comparison.interval[1]:+.1f}]", f"{p.comparison.p_value:.2g}",
                      f"{p.comparison.a_only} / {p.comparison.b_only}"] for p in found]), ""]

@@ -55,11 +55,39 @@ def test_outcomes_round_trip():
         decode_outcomes("10x1")
 
 
-def _row(defense: str, clean: str, adv: str) -> ResultRow:
+def _row(defense: str, clean: str, adv: str, attack: str = "pgd", eps: float = 8 / 255) -> ResultRow:
     n = len(clean)
     sa, ra = 100 * clean.count("1") / n, 100 * adv.count("1") / n
-    return ResultRow(defense, "pgd", "oblivious", "Linf", 8 / 255, n, sa, ra, (sa + ra) / 2, 1.0,
+    return ResultRow(defense, attack, "oblivious", "Linf", eps, n, sa, ra, (sa + ra) / 2, 1.0,
                      clean_correct=clean, adv_correct=adv)
+
+
+def test_ra_within_counts_an_image_wrong_at_8_if_any_attack_breaks_it_at_a_smaller_budget(tmp_path, capsys):
+    from irad.evaluation.results import load_results, result_rows
+
+    clean = "1111"
+    rows = [_row("d", clean, "0110", eps=2 / 255),  # image 0: broken at 2/255 ...
+            _row("d", clean, "1110", eps=8 / 255),  # ... though right at 8/255
+            _row("d", clean, "1011", attack="fgsm", eps=8 / 255),
+            _row("e", clean, "1111", eps=8 / 255)]  # alone in its group: nothing to combine
+    path = tmp_path / "r.json"
+    write_results(path, {}, {}, [r.sealed() for r in rows])
+    back = result_rows(load_results(path), path)
+    within = {(r.defense, r.attack, round(r.eps * 255)): r for r in back}
+    assert within["d", "pgd", 2].ra_within == 50.0 and within["d", "pgd", 2].adv_within_correct == "0110"
+    assert within["d", "pgd", 8].ra == 75.0 and within["d", "pgd", 8].adv_within_correct == "0010"
+    assert within["d", "pgd", 8].ra_within == within["d", "fgsm", 8].ra_within == 25.0
+    assert within["e", "pgd", 8].ra_within is None
+    assert not any(r.edited() for r in back)  # derived from the other rows: not part of a row's digest
+    assert json.loads(path.read_text())["results"][1]["ra_within"] == 25.0
+    text = format_table(back)
+    assert "RA within eps" in text and "25.00" in text
+    assert main(["compare", str(path), "d", "e", "--attack", "pgd"]) == 0  # e alone at 8/255: no RA within there
+    assert "RA within" not in capsys.readouterr().out
+    write_results(path, {}, {}, rows + [_row("e", clean, "1111", eps=2 / 255)])
+    assert main(["compare", str(path), "d", "e", "--attack", "pgd"]) == 0
+    out = capsys.readouterr().out
+    assert "[oblivious, Linf 8/255] RA within: 25.00 vs 100.00  diff -75.00" in out
 
 
 def test_compare_command_prints_the_paired_test(tmp_path, capsys):

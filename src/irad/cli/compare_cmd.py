@@ -11,7 +11,9 @@ from irad.evaluation.results import ResultRow, eps_text, load_results, result_ro
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="paired comparison of two defenses in a results file (McNemar's exact test)",
                        description="SA and RA of DEFENSE_A minus DEFENSE_B on the same images: the difference, its "
-                                   "95%% interval (Agresti-Min) and McNemar's exact p-value, per attack.")
+                                   "95%% interval (Agresti-Min) and McNemar's exact p-value, per attack; where the "
+                                   "run has several attacks or budgets, also RA within the budget (every attack "
+                                   "at every budget up to the row's).")
     p.add_argument("results", help="an `irad eval --out` file")
     p.add_argument("defense_a")
     p.add_argument("defense_b")
@@ -24,9 +26,9 @@ def compare_lines(rows: list[ResultRow], a: str, b: str, attack: str | None = No
     the largest p-value any pairing of their counts allows."""
     lines = [f"{a}  vs  {b}   (difference A - B in points, 95% interval, McNemar exact p)"]
     for p in compare_defenses(rows, a, b, attack):
-        c, field = p.comparison, p.metric.lower()
+        c, (rate_a, rate_b) = p.comparison, p.rates
         head = (f"  {p.a.attack} [{p.a.scenario}, {p.a.norm} {eps_text(p.a.eps, p.a.norm)}] {p.metric}: "
-                f"{getattr(p.a, field):.2f} vs {getattr(p.b, field):.2f}")
+                f"{rate_a:.2f} vs {rate_b:.2f}")
         if c is None:
             lines.append(f"{head}  no per-image outcomes (rows from an older irad): p <= {p.worst_case_p:.3g} "
                          f"however the images pair up (n={p.a.n})")

@@ -19,6 +19,7 @@ from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
 from irad.evaluation.results import ResultRow, load_results, result_rows, write_results
 from irad.evaluation.runner import evaluate
+from irad.evaluation.within import with_budget_worst_case
 from irad.models import input_geometry, load_classifier
 from irad.utils import distributed as D
 from irad.utils.checkpoint import state_fingerprint
@@ -152,7 +153,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     finally:
         if dirty and (rows or audits):
             write()
-    return rows
+    return with_budget_worst_case(rows)
 
 
 def _audit(cfg: EvalConfig, classifier: torch.nn.Module, defenses: dict[str, Defense], data: Dataset,

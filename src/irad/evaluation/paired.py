@@ -10,9 +10,14 @@ from irad.evaluation.results import ResultRow
 from irad.evaluation.stats import PairedComparison, decode_outcomes, mcnemar_worst_case, paired_comparison
 
 
+# metric -> (the row's rate, its per-image outcomes)
+METRICS = {"SA": ("sa", "clean_correct"), "RA": ("ra", "adv_correct"),
+           "RA within": ("ra_within", "adv_within_correct")}
+
+
 @dataclass(frozen=True)
 class DefensePair:
-    """``a`` minus ``b`` on ``metric`` ("SA" or "RA") of two rows of the same attack, scenario, eps and n: the paired
+    """``a`` minus ``b`` on ``metric`` ("SA", "RA" or "RA within": :mod:`irad.evaluation.within`) of two rows of the same attack, scenario, eps and n: the paired
     test on their per-image outcomes, or, for rows kept without them, only the largest McNemar p-value any pairing
     of their counts could give (:func:`~irad.evaluation.stats.mcnemar_worst_case`)."""
 
@@ -22,9 +27,16 @@ class DefensePair:
     comparison: PairedComparison | None
     worst_case_p: float | None = None
 
+    @property
+    def rates(self) -> tuple[float, float]:
+        """The two rows' values of the metric, percent."""
+        rate = METRICS[self.metric][0]
+        return getattr(self.a, rate), getattr(self.b, rate)
+
 
 def compare_defenses(rows: list[ResultRow], a: str, b: str, attack: str | None = None) -> list[DefensePair]:
-    """SA and RA of defense ``a`` against ``b`` for every setting both have (only ``attack``'s, when given)."""
+    """SA, RA and (where both rows have it) RA within the budget of defense ``a`` against ``b`` for every setting
+    both have (only ``attack``'s, when given)."""
     def pick(name: str) -> dict[tuple, ResultRow]:
         found = {(r.attack, r.scenario, r.norm, r.eps, r.n): r for r in rows
                  if r.defense == name and (attack is None or r.attack == attack)}
@@ -41,8 +53,10 @@ def compare_defenses(rows: list[ResultRow], a: str, b: str, attack: str | None =
     pairs = []
     for key in common:
         x, y = ra[key], rb[key]
-        for metric, field in (("SA", "clean_correct"), ("RA", "adv_correct")):
+        for metric, (_, field) in METRICS.items():
             ox, oy = getattr(x, field), getattr(y, field)
+            if metric == "RA within" and (ox is None or oy is None or (ox, oy) == (x.adv_correct, y.adv_correct)):
+                continue  # no other attack or smaller budget to combine: the RA pair says it all
             if ox is None or oy is None:  # written before irad stored per-image outcomes
                 rate_a, rate_b = getattr(x, metric.lower()), getattr(y, metric.lower())
                 worst = mcnemar_worst_case(round(rate_a * x.n / 100), round(rate_b * y.n / 100), x.n)

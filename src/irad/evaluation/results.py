@@ -11,6 +11,7 @@ from pathlib import Path
 
 from irad.errors import IradError
 from irad.evaluation.stats import proportion_interval
+from irad.evaluation.within import with_budget_worst_case
 from irad.utils.checkpoint import atomic_write_json
 
 ROW_KEYS = ("defense", "attack", "scenario", "norm", "eps", "n", "sa", "ra", "avg", "defense_ms_per_image")
@@ -51,6 +52,9 @@ class ResultRow:
     l2_mean: float | None = None  # mean over the images of the perturbation's L2 norm (pixels in [0, 1]), of
     l2_rel_mean: float | None = None  # ||x_adv - x||_2 / ||x||_2 (Guo et al.'s normalized L2, the |L2| column of
     linf_mean: float | None = None  # Prakash et al.'s tables) and of its Linf norm
+    ra_within: float | None = None  # % right under every attack of the run at every budget <= eps (same defense,
+    ra_within_ci: list[float] | None = None  # scenario, norm, images: irad.evaluation.within); derived from the
+    adv_within_correct: str | None = None  # file's rows, so not part of the digest
     digest: str | None = None  # SHA-256 of the other fields when the row was computed (row_digest): a hand edit shows
 
     def sealed(self) -> ResultRow:
@@ -66,13 +70,14 @@ class ResultRow:
 
 
 LATER_FIELDS = ("l2_mean", "l2_rel_mean", "linf_mean")  # added after digests: left out while unset, so older rows verify
+DERIVED_FIELDS = ("ra_within", "ra_within_ci", "adv_within_correct")  # computed from the other rows of the file
 
 
 def row_digest(row: ResultRow) -> str:
-    """First 16 hex digits of the SHA-256 of every field but ``digest`` (and the unset :data:`LATER_FIELDS`), as
-    canonical JSON."""
+    """First 16 hex digits of the SHA-256 of every field but ``digest`` and the :data:`DERIVED_FIELDS` (and the
+    unset :data:`LATER_FIELDS`), as canonical JSON."""
     fields_ = {k: v for k, v in asdict(row).items()
-               if k != "digest" and not (k in LATER_FIELDS and v is None)}
+               if k != "digest" and k not in DERIVED_FIELDS and not (k in LATER_FIELDS and v is None)}
     return hashlib.sha256(json.dumps(fields_, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -106,14 +111,14 @@ def result_rows(data: dict, path: str | os.PathLike = "results") -> list[ResultR
             rows.append(ResultRow(**r))
         except TypeError as e:
             raise IradError(f"{path}: results row {i}: {e}") from None
-    return rows
+    return with_budget_worst_case(rows)
 
 
 def write_results(path: str | os.PathLike, config: dict, env: dict, rows: list[ResultRow],
                   audits: Sequence[dict] = ()) -> None:
     """The results JSON: ``config``, ``environment``, ``results`` (the rows) and, when there are any, the defenses'
     ``audit`` reports."""
-    data = {"config": config, "environment": env, "results": [asdict(r) for r in rows]}
+    data = {"config": config, "environment": env, "results": [asdict(r) for r in with_budget_worst_case(rows)]}
     atomic_write_json(path, {**data, "audit": list(audits)} if audits else data)
 
 
@@ -153,6 +158,10 @@ def _cells(rows: list[ResultRow]) -> tuple[list[str], list[list[str]]]:
              f"{r.norm} {eps_text(r.eps, r.norm)}", str(r.n), f"{r.sa:.2f}", _ci_text(interval(r, "sa")),
              f"{r.ra:.2f}", _ci_text(interval(r, "ra")), f"{r.avg:.2f}", _dr_text(r), f"{r.defense_ms_per_image:.3f}"]
             for r in rows]
+    if any(r.ra_within is not None for r in rows):  # irad.evaluation.within
+        head += ["RA within eps", "its 95% CI"]
+        for b, r in zip(body, rows):
+            b += ["-", "-"] if r.ra_within is None else [f"{r.ra_within:.2f}", _ci_text(r.ra_within_ci)]
     if any(r.ra_worst is not None for r in rows):
         head += ["RA worst-of-N", "its 95% CI"]
         for b, r in zip(body, rows):
