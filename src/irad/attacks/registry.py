@@ -58,6 +58,21 @@ def _ta(cls: str, alpha_ratio: float = 0.25, **fixed: object) -> Builder:
     return build
 
 
+def _apgd(norm: str) -> Builder:
+    """torchattacks' APGD; ``best_loss=True`` returns every image's highest-loss iterate (its ``perturb(...,
+    best_loss=True)``) instead of the first misclassified one, unperturbed where none is found: a point inside the
+    ball for every image, as training pairs need."""
+    plain = _ta("APGD", norm=norm)
+
+    def build(model: nn.Module, eps: float, best_loss: bool = False, **p: object):
+        attack = plain(model, eps, **p)
+        if not best_loss:
+            return attack
+        return lambda x, y: attack.perturb(x.clone().detach(), y.clone().detach(), best_loss=True)[1]
+
+    return build
+
+
 def _unbounded(cls: str) -> Builder:
     def build(model: nn.Module, eps: float, **p: object):
         return getattr(_torchattacks(), cls)(model, **p)
@@ -89,8 +104,8 @@ ATTACKS: dict[str, AttackInfo] = {a.name: a for a in [
     AttackInfo("rfgsm", "R+FGSM (Tramer et al. 2018)", {"Linf": _ta("RFGSM")}, dict(_IT)),
     AttackInfo("tpgd", "TRADES-loss PGD (Zhang et al. 2019)", {"Linf": _ta("TPGD")}, dict(_IT)),
     AttackInfo("apgd", "APGD-CE (Croce & Hein 2020)",
-               {"Linf": _ta("APGD", norm="Linf"), "L2": _ta("APGD", norm="L2")},
-               {"steps": 10, "n_restarts": 1, "loss": "ce", "eot_iter": 1, "seed": 0}),
+               {"Linf": _apgd("Linf"), "L2": _apgd("L2")},
+               {"steps": 10, "n_restarts": 1, "loss": "ce", "eot_iter": 1, "seed": 0, "best_loss": False}),
     AttackInfo("eotpgd", "PGD with expectation over transformation (Athalye et al. 2018)", {"Linf": _ta("EOTPGD")},
                {**_IT, "eot_iter": 2}),
     AttackInfo("ffgsm", "FGSM with random start, 'fast' AT (Wong et al. 2020)", {"Linf": _ta("FFGSM", alpha_ratio=1.25)}, {"alpha": None}),

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from collections.abc import Callable
 
-from irad.cli.common import fraction
+from irad.cli.common import fraction, fractions
 from irad.training import classifier, ddpm, implicit, jpeg_ensemble, pairs, samplenet
 
 # command -> (config class, presets, run function, help, required fields)
@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
 }
 
 
+# list fields whose items are not parsed by their default's type: budgets take fractions (8/255), and a
+# comma-separated list of them as --eps does everywhere else
+_ITEM_TYPES = {"list[float]": fractions, "list[str]": str, "list[int]": int}
+
+
 def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]) -> None:
     """One ``--field`` per dataclass field; unset fields fall back to the preset, then the dataclass default."""
     for f in dataclasses.fields(cls):
@@ -33,8 +38,8 @@ def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]
         if isinstance(default, bool):
             kwargs["type"] = lambda s: s.lower() in ("1", "true", "yes")
         elif isinstance(default, (list, tuple)):
-            kwargs.update(nargs="+", type=type(default[0]) if default else int)
-        elif isinstance(default, float) or f.name in ("eps", "adversarial_eps"):
+            kwargs.update(nargs="+", type=_ITEM_TYPES.get(str(f.type), type(default[0]) if default else str))
+        elif isinstance(default, float) or f.name in ("eps", "adversarial_eps") or str(f.type) == "float | None":
             kwargs["type"] = fraction
         elif isinstance(default, int) or str(f.type) == "int | None":
             kwargs["type"] = int
@@ -45,6 +50,8 @@ def _config(cls: type, presets: dict, args: argparse.Namespace):
     values = dict(presets[args.preset])
     for f in dataclasses.fields(cls):
         v = getattr(args, f.name, None)
+        if isinstance(v, list) and str(f.type) == "list[float]":  # --eps 1/255,2/255 4/255
+            v = [e for item in v for e in (item if isinstance(item, list) else [item])]
         if v is not None:
             values[f.name] = v
     return cls(**values)
@@ -84,5 +91,7 @@ def run_pairs(args: argparse.Namespace) -> int:
     if cfg.weights in ("none", ""):
         cfg.weights = None
     meta = pairs.make_pairs(cfg, args.out, device=args.device)
-    print(f"{meta['count']} pairs in {args.out} (source {cfg.classifier}, {cfg.attack}, {cfg.norm} eps {cfg.eps:.5f})")
+    combos = ", ".join(f"{c['attack']} {c['eps'] * 255:.3g}/255" for c in cfg.combos())
+    print(f"{meta['count']} pairs of {meta.get('images', meta['count'])} images in {args.out} (source "
+          f"{cfg.classifier}, {cfg.norm}: {combos}; {cfg.variants} per image)")
     return 0
