@@ -192,3 +192,89 @@ def test_packager_follows_a_warm_restart_to_its_start(tmp_path):
     assert pw._chain(restart) == [first, restart] and pw._chain(first) == [first]
     assert pw._implicit_command(restart).endswith("--init runs/implicit-long/best --epochs 16 --lr 0.0003 "
                                                   "--out runs/implicit-restart")
+
+
+def test_pairs_span_attacks_and_budgets_and_record_them(tmp_path, shared_data):
+    out = tmp_path / "mix"
+    args = ["make-pairs", "--data-root", str(shared_data), "--n", "10", "--shard-size", "4", "--attack", "pgd:steps=2",
+            "fgsm", "none", "--eps", "2/255,8/255", "--variants", "5", "--out", str(out)]
+    assert main(args) == 0
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["config"]["attack"] == ["pgd:steps=2", "fgsm", "none"] and meta["count"] == 50
+    assert [(c["attack"], round(c["eps"] * 255)) for c in meta["combos"]] == [
+        ("pgd:steps=2", 2), ("pgd:steps=2", 8), ("fgsm", 2), ("fgsm", 8), ("none", 0)]
+    assert set(meta["source_error_rate_this_run"]) == {f"{a} eps {e / 255:.5f}" for a in ("pgd:steps=2", "fgsm")
+                                                        for e in (2, 8)}
+    p = load_pairs(out)
+    assert p["combo"].bincount().tolist() == [10] * 5  # every image, every combination
+    delta = (p["adv"].float() - p["clean"].float()).abs().flatten(1).amax(1)
+    assert torch.allclose(p["eps"], torch.tensor([meta["combos"][c]["eps"] for c in p["combo"]]))
+    assert (delta <= p["eps"] * 255 + 0.5).all() and (delta[p["combo"] == 4] == 0).all()
+    assert (delta[p["combo"] == 3] > 7).all()  # fgsm's full step at 8/255
+    assert main([*args[:-2], "--variants", "2", "--out", str(out)]) == 2  # another configuration: refused
+    fewer = tmp_path / "two"
+    assert main([*args[:-3], "2", "--seed", "1", "--out", str(fewer)]) == 0
+    combos = load_pairs(fewer)["combo"].view(10, 2)
+    assert (combos[:, 0] != combos[:, 1]).all() and len(set(combos.flatten().tolist())) == 5  # drawn per image
+
+
+def test_augmented_pairs_stay_aligned(tmp_path, shared_data):
+    from irad.data import load_dataset, stratified_subset
+
+    out = tmp_path / "aug"
+    assert main(["make-pairs", "--data-root", str(shared_data), "--split", "test", "--n", "10", "--attack", "none",
+                 "pgd:steps=2", "--eps", "4/255", "--variants", "2", "--augment", "flip", "--out", str(out)]) == 0
+    p = load_pairs(out)
+    data = stratified_subset(load_dataset("cifar10", str(shared_data), "test"), 10)
+    originals = {i: data[k][0] for k, i in enumerate(data.indices)}
+    flipped = 0
+    for clean, idx in zip(p["clean"].float() / 255, p["indices"].tolist()):
+        x = originals[idx]
+        assert torch.allclose(clean, x, atol=1e-6) or torch.allclose(clean, x.flip(-1), atol=1e-6)
+        flipped += not torch.allclose(clean, x, atol=1e-6)
+    assert 0 < flipped < 20
+    delta = (p["adv"].float() - p["clean"].float()).abs().flatten(1).amax(1)
+    assert (delta[p["combo"] == 0] == 0).all() and (0 < delta[p["combo"] == 1]).all() and (delta <= 4.5).all()
+    # crop + rescale: a zoomed window of the image, on the 1/255 grid, the adversarial partner crafted on it
+    from irad.training.pairs import aligned_view
+
+    x = torch.stack([originals[i] for i in list(originals)[:4]])
+    v = aligned_view(x, ["crop", "rescale"], torch.Generator().manual_seed(0))
+    assert v.shape == x.shape and torch.equal(v, (v * 255).round() / 255) and not torch.allclose(v, x)
+
+
+def test_early_stopping_stops_on_a_plateau_and_resumes_stopped(tmp_path, capsys):
+    from torch import nn
+
+    from irad.training.loop import fit, plateaued
+
+    hist = [{"v": 1.0}, {"v": 3.0}, {"v": 2.0}, {"v": 3.0}]
+    assert plateaued(hist, "v", 2) and not plateaued(hist[:3], "v", 2) and not plateaued(hist, "v", None)
+    assert not plateaued(hist + [{"v": 3.5}], "v", 2)
+    model = nn.Linear(1, 1)
+    scores = iter([1.0, 2.0, 1.5, 1.9, 5.0, 6.0])  # best at epoch 2, then two epochs without improvement
+
+    def run(epochs: int):
+        return fit(model, list(model.parameters()), lambda idx, gen: (model(torch.ones(len(idx), 1)).sum(), {}),
+                   4, {"c": 1}, tmp_path, epochs=epochs, batch_size=2, lr=1e-3, betas=(0.9, 0.99), seed=0,
+                   save=lambda: None, progress=False, validate=lambda: {"v": next(scores)}, select="v", patience=2)
+
+    assert [h["v"] for h in run(10)] == [1.0, 2.0, 1.5, 1.9]
+    assert "stopping early" in capsys.readouterr().out
+    assert json.loads((tmp_path / "metrics.json").read_text())["stopped_early"]["best_epoch"] == 2
+    assert len(run(10)) == 4  # a rerun resumes into the same decision, training nothing more
+
+
+def test_samplenet_starts_from_a_fixed_shift_or_another_samplenet():
+    from irad.models.implicit import ImplicitConfig, ImplicitResampler
+    from irad.training.samplenet import with_samplenet
+
+    base = ImplicitResampler(ImplicitConfig(1, 8, [16], None))
+    shifted = with_samplenet(base, [16], shift=(2 * 1.5 / 32,) * 2)
+    x = torch.rand(1, 3, 32, 32)
+    off = shifted.samplenet_offsets(x, shifted.features(x)) * 16  # coordinate units -> pixels at 32 px
+    assert torch.allclose(off, torch.full_like(off, 1.5), atol=1e-5)
+    warm = with_samplenet(base, [16], init=shifted)
+    assert torch.equal(warm.samplenet.layers[-1].bias, shifted.samplenet.layers[-1].bias)
+    with pytest.raises(Exception, match="widths"):
+        with_samplenet(base, [32], init=shifted)

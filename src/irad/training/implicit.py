@@ -42,6 +42,7 @@ class ImplicitTrainConfig:
     # built-in name: builtin/cifar10, imagenet) with a fresh optimizer and schedule: a warm restart or a fine-tune
     crop: int | None = None  # train on random crop x crop patches of the pairs (LIIF-style), not whole images
     crops_per_image: int = 1  # patches per pair per epoch (with crop)
+    patience: int | None = None  # with val_pairs: stop once validation (SA + RA) / 2 has not improved for this many epochs
 
 
 PRESETS: dict[str, dict] = {
@@ -49,6 +50,11 @@ PRESETS: dict[str, dict] = {
     # all 50,000 pairs of `irad make-pairs --preset cpu-long`, bf16, cosine; the built-in weights
     "cpu-long": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=20, batch_size=32, lr=5e-4,
                      precision="bf16", channels_last=True, schedule="cosine", keep_epochs=True),
+    # the built-in fine-tuned on pairs that span the budget (`irad make-pairs --preset cpu-budgets`, 150,000 pairs),
+    # kept by the worst budget's validation (SA + RA) / 2 (`--preset cpu-budgets-val` pairs), early stop
+    "cpu-budgets": dict(n_resblocks=6, n_feats=48, hidden=[192, 192, 192], epochs=3, batch_size=32, lr=2e-4,
+                        precision="bf16", channels_last=True, schedule="cosine", keep_epochs=True, init="builtin",
+                        patience=2),
     "paper": dict(n_resblocks=16, n_feats=64, hidden=[256, 256, 256, 256], epochs=40, batch_size=128, lr=1e-4),
     # ImageNet (`irad make-pairs --preset imagenet`): the CIFAR-10 built-in fine-tuned on 48 px random crops of
     # the 800 training pairs at 224 px, 8 crops per pair per epoch, bf16; the built-in ImageNet weights
@@ -96,12 +102,12 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
 
     validate = select = None
     if cfg.val_pairs:
-        val, judge = load_validation(cfg.val_pairs, device)
-        select = "val_avg"
+        val, judge, combos = load_validation(cfg.val_pairs, device)
+        select = "val_worst"  # (SA + RA) / 2 of the hardest attack x eps of the validation pairs
 
         def validate() -> dict[str, float]:
             return purifier_metrics(lambda x: model(x.contiguous(memory_format=memory)), val, judge,
-                                    device=device, precision=cfg.precision)
+                                    device=device, precision=cfg.precision, combos=combos)
 
     def snapshot(epoch: int) -> None:
         model.save(out / "epochs" / f"epoch-{epoch:03d}", dtype=torch.float16)
@@ -110,5 +116,5 @@ def train_implicit(cfg: ImplicitTrainConfig, out: str | Path, device: str = "cpu
                   batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
                   save=lambda: model.save(out), progress=progress, schedule=cfg.schedule, validate=validate,
                   select=select, save_best=lambda: model.save(out / "best"),
-                  snapshot=snapshot if cfg.keep_epochs else None)
+                  snapshot=snapshot if cfg.keep_epochs else None, patience=cfg.patience)
     return {"epochs": len(history), "loss": history[-1]["loss"] if history else None, "out": str(out)}

@@ -27,7 +27,7 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         save: Callable[[], None], progress: bool = True, after_step: Callable[[], None] | None = None,
         schedule: str = "constant", validate: Callable[[], dict[str, float]] | None = None,
         select: str | None = None, save_best: Callable[[], None] | None = None,
-        snapshot: Callable[[int], None] | None = None) -> list[dict]:
+        snapshot: Callable[[int], None] | None = None, patience: int | None = None) -> list[dict]:
     """Adam over ``params`` for ``epochs`` passes of ``size`` items in random batches of ``batch_size``.
 
     ``step(indices, generator)`` returns the loss and metrics of one batch. After every epoch the state goes to
@@ -36,7 +36,8 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
     far. ``after_step()`` runs after every optimizer step (e.g. an EMA). ``schedule="cosine"`` decays the learning
     rate from ``lr`` to 0 over all steps. ``validate()`` (called in eval mode) adds held-out metrics to each epoch's
     record; ``save_best()`` runs whenever the record's ``select`` value is the highest so far; ``snapshot(epoch)``
-    (optional) keeps a copy of every epoch's model.
+    (optional) keeps a copy of every epoch's model. ``patience``: stop early once ``select`` has not improved for
+    that many epochs (``epochs`` is then the most that run; the cosine schedule still spans all of them).
     """
     check_choice("schedule", schedule, SCHEDULES)
     out.mkdir(parents=True, exist_ok=True)
@@ -51,6 +52,14 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         history = json.loads(state["history"])
     steps = math.ceil(size / batch_size)
     for epoch in range(len(history), epochs):
+        if plateaued(history, select, patience):
+            best = max(history, key=lambda h: h.get(select, -math.inf))["epoch"]
+            print(f"stopping early: validation {select} has not improved for {patience} epochs "
+                  f"(best: epoch {best})", flush=True)
+            atomic_write_json(out / "metrics.json", {"config": config, "history": history,
+                                                     "stopped_early": {"select": select, "patience": patience,
+                                                                       "best_epoch": best}})
+            break
         model.train()
         perm = torch.randperm(size, generator=gen)
         sums: dict[str, float] = {}
@@ -93,3 +102,11 @@ def fit(model: nn.Module, params: list[nn.Parameter], step: StepFn, size: int, c
         atomic_write_json(out / "metrics.json", {"config": config, "history": history})
     model.eval()
     return history
+
+
+def plateaued(history: list[dict], select: str | None, patience: int | None) -> bool:
+    """Whether the last ``patience`` epochs of ``history`` all fell short of the best ``select`` value before them."""
+    if not (select and patience) or len(history) <= patience:
+        return False
+    values = [h.get(select, -math.inf) for h in history]
+    return max(values[-patience:]) <= max(values[:-patience])

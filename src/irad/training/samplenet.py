@@ -48,6 +48,9 @@ class SampleNetTrainConfig:
     penalize: str | None = None  # whose offsets the penalty counts: None or "all" images, or only the "clean" ones
     val_pairs: str | None = None  # per-epoch SA / RA of the source classifier and offset statistics; keeps best/
     crop: int | None = None  # train on one random crop x crop window per pair (full images are too slow at 224 px)
+    init: str | None = None  # start SampleNet from this IRAD model's (a directory, or builtin / imagenet): a warm start
+    init_shift: float | None = None  # or start it as a fixed [d, d] shift, d in pixels of the training images
+    patience: int | None = None  # with val_pairs: stop once validation (SA + RA) / 2 has not improved for this many epochs
 
 
 PENALIZE = ("all", "clean")
@@ -58,6 +61,11 @@ PRESETS: dict[str, dict] = {
     # (ours: it keeps clean offsets small and lets adversarial ones grow); the built-in weights
     "cpu-long": dict(hidden=[256, 256, 256, 256], epochs=4, batch_size=64, lr=2e-4, limit=20000, precision="bf16",
                      channels_last=True, schedule="cosine", shift_penalty=0.1, penalize="clean"),
+    # the built-in SampleNet fine-tuned (warm start) over a `--preset cpu-budgets` implicit representation on
+    # 30,000 pairs that span the budget (the first 10,000 images' 3 each), kept by the worst budget, early stop
+    "cpu-budgets": dict(hidden=[256, 256, 256, 256], epochs=4, batch_size=64, lr=1e-4, limit=30000, precision="bf16",
+                        channels_last=True, schedule="cosine", shift_penalty=0.1, penalize="clean", init="builtin",
+                        patience=2),
     "paper": dict(hidden=[256, 256, 256, 256], epochs=20, batch_size=400, lr=2e-4),
     # ImageNet (`irad make-pairs --preset imagenet`, `irad train implicit --preset imagenet`): the CIFAR-10
     # preset's width and penalty, Lite0's cross-entropy on 160 px random crops of the 224 px pairs (a training
@@ -67,15 +75,24 @@ PRESETS: dict[str, dict] = {
 }
 
 
-def with_samplenet(base: ImplicitResampler, hidden: list[int]) -> ImplicitResampler:
-    """A copy of ``base`` with a fresh SampleNet whose last layer is zero: it starts as the DISCO-style query."""
+def with_samplenet(base: ImplicitResampler, hidden: list[int], init: ImplicitResampler | None = None,
+                   shift: tuple[float, float] = (0.0, 0.0)) -> ImplicitResampler:
+    """A copy of ``base`` with a SampleNet: ``init``'s (same widths), or a fresh one whose last layer outputs the
+    constant ``shift`` (coordinate units; zero: the DISCO-style query)."""
     cfg = ImplicitConfig(base.cfg.n_resblocks, base.cfg.n_feats, list(base.cfg.hidden), list(hidden))
     model = ImplicitResampler(cfg)
     model.encoder.load_state_dict(base.encoder.state_dict())
     model.decoder.load_state_dict(base.decoder.state_dict())
+    if init is not None:
+        if init.samplenet is None or init.cfg.samplenet_hidden != list(hidden) or init.cfg.n_feats != cfg.n_feats:
+            raise IradError(f"the SampleNet to start from has widths {init.cfg.samplenet_hidden} over "
+                            f"{init.cfg.n_feats} features; this run builds {list(hidden)} over {cfg.n_feats}")
+        model.samplenet.load_state_dict(init.samplenet.state_dict())
+        return model
     last = model.samplenet.layers[-1]
     nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor(shift))
     return model
 
 
@@ -102,8 +119,14 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
     clean, adv, labels = pairs["clean"], pairs["adv"], pairs["labels"]
     if cfg.limit:
         clean, adv, labels = clean[:cfg.limit], adv[:cfg.limit], labels[:cfg.limit]
+    if cfg.init and cfg.init_shift is not None:
+        raise IradError("--init and --init-shift both say where SampleNet starts; pass one")
     torch.manual_seed(cfg.seed)
-    model = with_samplenet(ImplicitResampler.load(resolve_weights(cfg.implicit, "implicit")), cfg.hidden).to(device)
+    side = cfg.crop or clean.shape[-1]  # the training images' size: a shift of d pixels is 2d/side coordinate units
+    shift = (0.0, 0.0) if cfg.init_shift is None else (2 * cfg.init_shift / side,) * 2
+    start = ImplicitResampler.load(resolve_weights(cfg.init, "samplenet")) if cfg.init else None
+    model = with_samplenet(ImplicitResampler.load(resolve_weights(cfg.implicit, "implicit")), cfg.hidden, start,
+                           shift).to(device)
     memory = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(memory_format=memory)
     classifier.to(memory_format=memory)
@@ -132,19 +155,19 @@ def train_samplenet(cfg: SampleNetTrainConfig, out: str | Path, device: str = "c
 
     validate = select = None
     if cfg.val_pairs:
-        val, judge = load_validation(cfg.val_pairs, device)
+        val, judge, combos = load_validation(cfg.val_pairs, device)
         val_images = {key: val[key].float() / 255 for key in ("clean", "adv")}
-        select = "val_avg"
+        select = "val_worst"  # (SA + RA) / 2 of the hardest attack x eps of the validation pairs
 
         def validate() -> dict[str, float]:
             stats = offset_statistics(model, val_images, precision=cfg.precision)
             return {**purifier_metrics(lambda x: model(x.contiguous(memory_format=memory)), val, judge,
-                                       device=device, precision=cfg.precision),
+                                       device=device, precision=cfg.precision, combos=combos),
                     **{f"offset_{k}_px": stats[k]["mean_abs_px"] for k in stats},
                     **{f"offset_{k}_spread_px": stats[k]["spread_px"] for k in stats}}
 
     history = fit(model, list(model.samplenet.parameters()), step, len(clean), config_dict(cfg), out,
                   epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, betas=tuple(cfg.betas), seed=cfg.seed,
                   save=lambda: model.save(out), progress=progress, schedule=cfg.schedule, validate=validate,
-                  select=select, save_best=lambda: model.save(out / "best"))
+                  select=select, save_best=lambda: model.save(out / "best"), patience=cfg.patience)
     return {"epochs": len(history), "last": history[-1] if history else None, "out": str(out)}
