@@ -17,7 +17,7 @@ from torch import nn
 from irad.attacks.budget import NORMS, project
 from irad.errors import IradError
 from irad.utils.spec import coerce_kwargs, parse_spec
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 Builder = Callable[..., Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]
 
@@ -130,6 +130,15 @@ ATTACKS: dict[str, AttackInfo] = {a.name: a for a in [
 ]}
 
 
+# the range of each numeric attack parameter, by name (check_range's bounds); an unset alpha (None) is eps-relative
+RANGES: dict[str, dict[str, object]] = {
+    **dict.fromkeys(("steps", "n_restarts", "eot_iter", "n_queries", "N", "candidates"), {"lo": 1, "integer": True}),
+    **dict.fromkeys(("alpha", "c", "lr", "scale", "beta"), {"lo": 0, "lo_open": True}),
+    **dict.fromkeys(("decay", "overshoot", "kappa", "std"), {"lo": 0}),
+    "p_init": {"lo": 0, "hi": 1, "lo_open": True},
+}
+
+
 def list_attacks() -> list[AttackInfo]:
     return [ATTACKS[k] for k in sorted(ATTACKS)]
 
@@ -156,6 +165,35 @@ class Attack:
         return x_adv
 
 
+def check_eps(eps: float, norm: str, name: str = "eps") -> float:
+    """Return ``eps`` if it is a finite budget > 0, in Linf at most 1 (images lie in [0, 1]); ``name`` says whose
+    it is in the error."""
+    what = f"{norm} budget"
+    check_range(what, name, eps, lo=0, lo_open=True)
+    return check_range(what, name, eps, lo=0, hi=1, lo_open=True) if norm == "Linf" else eps
+
+
+def parse_attack(spec: str, norm: str = "Linf", eps: float = 8 / 255) -> tuple[AttackInfo, dict[str, object]]:
+    """Check an attack spec in a threat model without building it: its :class:`AttackInfo` and parameters (the
+    defaults filled in). Raises :class:`IradError` as :func:`create_attack` does."""
+    parts = parse_spec(spec)
+    if len(parts) != 1:
+        raise IradError(f"attack spec {spec!r}: attacks cannot be chained")
+    name, params = parts[0]
+    if name not in ATTACKS:
+        raise IradError(f"unknown attack {name!r}; available: {', '.join(sorted(ATTACKS))}")
+    info = ATTACKS[name]
+    check_choice("norm", norm, NORMS)
+    if norm not in info.build:
+        raise IradError(f"attack {name!r} has no {norm} version; it supports {', '.join(info.norms)}")
+    check_eps(eps, norm)
+    params = {**info.defaults, **coerce_kwargs(f"attack {name!r}", info.defaults, params)}
+    for key, value in params.items():
+        if key in RANGES and value is not None:
+            check_range(f"attack {name!r}", key, value, **RANGES[key])
+    return info, params
+
+
 def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 8 / 255) -> Attack:
     """Build an attack on ``model`` in a threat model.
 
@@ -170,28 +208,17 @@ def create_attack(spec: str, model: nn.Module, norm: str = "Linf", eps: float = 
         An :class:`Attack`: ``attack(x, y)`` returns adversarial examples in [0, 1] within ``eps`` of ``x``.
 
     Raises:
-        IradError: an unknown attack, parameter or norm, or a budget that is not positive.
+        IradError: an unknown attack, parameter or norm, a parameter outside its :data:`RANGES`, or a budget
+            that is not finite and positive (or above 1 in Linf).
 
     Example::
 
         >>> attack = create_attack("pgd:steps=10", model, "Linf", 8 / 255)
         >>> x_adv = attack(x, y)
     """
-    parts = parse_spec(spec)
-    if len(parts) != 1:
-        raise IradError(f"attack spec {spec!r}: attacks cannot be chained")
-    name, params = parts[0]
-    if name not in ATTACKS:
-        raise IradError(f"unknown attack {name!r}; available: {', '.join(sorted(ATTACKS))}")
-    info = ATTACKS[name]
-    check_choice("norm", norm, NORMS)
-    if norm not in info.build:
-        raise IradError(f"attack {name!r} has no {norm} version; it supports {', '.join(info.norms)}")
-    if not eps > 0:
-        raise IradError(f"eps must be positive, got {eps}")
-    params = coerce_kwargs(f"attack {name!r}", info.defaults, params)
+    info, params = parse_attack(spec, norm, eps)
     try:
-        impl = info.build[norm](model, eps, **{**info.defaults, **params})
+        impl = info.build[norm](model, eps, **params)
     except (TypeError, ValueError) as e:
-        raise IradError(f"attack {name!r}: {e}") from None
+        raise IradError(f"attack {info.name!r}: {e}") from None
     return Attack(spec, info, impl, norm, eps)

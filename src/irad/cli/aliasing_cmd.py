@@ -8,8 +8,8 @@ import torch
 
 from irad.analysis import aliasing
 from irad.analysis.plots import plot_aliasing_vs_robustness
-from irad.cli.common import (add_classifier_args, add_data_args, fraction, load_images, positive_int, weights_arg,
-                             write_outputs)
+from irad.cli.common import (add_classifier_args, add_data_args, budget, check_threat_model, load_images, percent,
+                             positive_int, weights_arg, write_outputs)
 from irad.errors import IradError
 from irad.models import load_classifier
 from irad.utils.provenance import environment
@@ -23,11 +23,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_classifier_args(p)
     p.add_argument("--compare", nargs="+", metavar="CLASSIFIER:WEIGHTS",
                    help="compare several models instead (e.g. resnet20:irad-cifar10 resnet20:runs/adv/model.safetensors)")
-    p.add_argument("--ra", nargs="+", type=float, metavar="PERCENT",
+    p.add_argument("--ra", nargs="+", type=percent, metavar="PERCENT",
                    help="robust accuracy of each --compare model, in order, for the plot")
     p.add_argument("--measure-ra", action="store_true",
                    help="measure each model's robust accuracy with PGD-10 (Linf, --eps) on the same images")
-    p.add_argument("--eps", type=fraction, default=8 / 255, help="PGD budget for --measure-ra (default: 8/255)")
+    p.add_argument("--eps", type=budget, default=8 / 255, help="PGD budget for --measure-ra (default: 8/255)")
     p.add_argument("--plot", default=None, help="with --compare: robust accuracy vs AM per layer (PNG/PDF)")
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="cpu")
@@ -52,6 +52,7 @@ def _table(label: str, layers: list, ra: float | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_threat_model(args.eps, "Linf", ["pgd"])
     specs = args.compare or [f"{args.classifier}:{weights_arg(args.weights, args.classifier) or 'none'}"]
     if args.ra and (not args.compare or len(args.ra) != len(specs)):
         raise IradError(f"--ra needs one value per --compare model ({len(specs)}), got {len(args.ra)}")

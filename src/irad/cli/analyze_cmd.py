@@ -9,7 +9,7 @@ from irad.analysis.dct_stats import frequency_analysis
 from irad.analysis.offsets import offset_statistics
 from irad.analysis.plots import plot_dct_statistics, plot_offsets
 from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples,
-                             classifier_from_args, load_images, write_outputs)
+                             check_threat_model, classifier_from_args, load_images, write_outputs)
 from irad.errors import IradError
 from irad.utils.provenance import environment
 
@@ -50,6 +50,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_dct(args: argparse.Namespace) -> int:
+    check_threat_model(args.eps, args.norm, [args.attack])
     _, x, y = load_images(args)
     model = classifier_from_args(args)
     adv = adversarial_examples(args, model, x, y)
@@ -69,6 +70,7 @@ def run_offsets(args: argparse.Namespace) -> int:
     from irad.defenses import create_defense
     from irad.defenses.implicit import ImplicitResampling
 
+    check_threat_model(args.eps, "Linf", [args.attack])
     defense = create_defense(args.defense)
     if not (isinstance(defense, ImplicitResampling) and defense.sampler == "samplenet"):
         raise IradError(f"{args.defense!r} has no SampleNet; pass an irad spec (e.g. irad or irad:weights=DIR)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from irad.auditing import PRESETS, format_audit, run_audits
-from irad.cli.common import (BATCH_HELP, add_classifier_args, add_data_args, classifier_from_args, fraction,
-                             positive_int)
+from irad.cli.common import (BATCH_HELP, add_classifier_args, add_data_args, budget, check_threat_model,
+                             classifier_from_args, positive_int)
 from irad.data import default_batch_size, load_eval_data
 from irad.defenses import create_defense
 from irad.models import input_geometry
@@ -23,9 +23,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_classifier_args(p)
     p.add_argument("--defense", action="append", help="defense spec, repeatable (default: none)")
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
-    p.add_argument("--eps", type=fraction, default=8 / 255)
+    p.add_argument("--eps", type=budget, default=8 / 255)
     p.add_argument("--norm", default="Linf", choices=["Linf", "L2"])
-    p.add_argument("--eot-samples", type=int, default=None, help="EOT samples (default: the preset's)")
+    p.add_argument("--eot-samples", type=positive_int, default=None, help="EOT samples (default: the preset's)")
     p.add_argument("--square-queries", type=positive_int, default=None,
                    help="Square's query budget in the black-box check (default: the preset's); for a defense too "
                         "slow for the preset's budget, at the cost of a weaker check")
@@ -41,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_threat_model(args.eps, args.norm)
     n = args.n or PRESETS[args.preset]["n"]
     data = load_eval_data(args.dataset, args.data_root, args.split, n, args.offset, **input_geometry(args.classifier))
     classifier = classifier_from_args(args)

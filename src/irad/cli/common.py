@@ -3,38 +3,54 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
+from irad.attacks.registry import check_eps, parse_attack
 from irad.data import default_batch_size, load_eval_data, load_into_memory
+from irad.errors import IradError
 from irad.models import classifier_info, input_geometry, load_classifier
 from irad.utils.spec import parse_value
+from irad.utils.validation import check_range
 
 
-def fraction(text: str) -> float:
-    """``8/255`` or ``0.03`` -> float (for --eps)."""
-    v = parse_value(text)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise argparse.ArgumentTypeError(f"expected a number or fraction like 8/255, got {text!r}")
-    return float(v)
+def number(integer: bool = False, **bounds: object) -> Callable[[str], float]:
+    """An argparse ``type=``: the text as a number (``8/255`` too; an integer when ``integer``) that
+    :func:`~irad.utils.validation.check_range` accepts within ``bounds``, else argparse's one-line error."""
+
+    def convert(text: str) -> float:
+        try:
+            value = check_range("", "", parse_value(text), integer=integer, **bounds)
+        except IradError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return value if integer else float(value)
+
+    return convert
+
+
+fraction = number()  # any finite number or fraction such as 8/255
+budget = number(lo=0, lo_open=True)  # --eps: > 0; Linf's upper bound needs --norm (check_threat_model)
+positive_int = number(integer=True, lo=1)
+nonneg_int = number(integer=True, lo=0)
+percent = number(lo=0, hi=100)
 
 
 def fractions(text: str) -> float | list[float]:
     """``8/255`` -> 8/255; ``1/255,2/255,4/255`` -> a list of budgets (for robustness curves)."""
-    parts = [fraction(t) for t in text.split(",") if t.strip()]
+    parts = [budget(t) for t in text.split(",") if t.strip()]
     if not parts:
         raise argparse.ArgumentTypeError(f"expected a budget or a comma-separated list of them, got {text!r}")
     return parts[0] if len(parts) == 1 else parts
 
 
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+def check_threat_model(eps: float | list[float], norm: str = "Linf", attacks: Sequence[str] = ()) -> None:
+    """Reject a bad --eps or --attack before any data loads: each budget and attack spec as
+    :func:`~irad.attacks.create_attack` will check it."""
+    for e in eps if isinstance(eps, list) else [eps]:
+        check_eps(e, norm, "--eps")
+        for spec in attacks:
+            parse_attack(spec, norm, e)
 
 
 def add_data_args(p: argparse.ArgumentParser, n_default: int | None = 500) -> None:
@@ -46,7 +62,7 @@ def add_data_args(p: argparse.ArgumentParser, n_default: int | None = 500) -> No
     p.add_argument("--n", "--num-images", dest="n", type=positive_int, default=n_default,
                    help="stratified subset size: the first n/C images of each class (default: %(default)s); "
                         "under torchrun spell it --num-images (torchrun's own parser claims --n)")
-    p.add_argument("--offset", type=int, default=0,
+    p.add_argument("--offset", type=nonneg_int, default=0,
                    help="leave out the images --n OFFSET would take: a validation slice disjoint from them")
 
 
@@ -63,7 +79,7 @@ BATCH_HELP = "images per batch (default: as many as hold 8 Mpixel, at most 128: 
 def add_crafting_args(p: argparse.ArgumentParser, attack_help: str) -> None:
     """--attack, --eps, --batch-size, --device: for commands that craft adversarial examples on a classifier."""
     p.add_argument("--attack", default="pgd", help=attack_help)
-    p.add_argument("--eps", type=fraction, default=8 / 255, help="Linf budget (default: 8/255)")
+    p.add_argument("--eps", type=budget, default=8 / 255, help="Linf budget (default: 8/255)")
     p.add_argument("--batch-size", type=positive_int, default=None, help=BATCH_HELP)
     p.add_argument("--device", default="cpu")
 

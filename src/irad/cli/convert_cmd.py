@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--liif", required=True, help="implicit-representation checkpoint (Reconstruction.pt)")
     o.add_argument("--samplenet", default=None, help="SampleNet checkpoint (SampleNet.pt); optional")
     o.add_argument("-o", "--output", required=True, help="output directory (model.safetensors + config.json)")
-    o.set_defaults(func=run)
+    o.set_defaults(func=run, output_is_dir=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ import argparse
 
 from irad.attacks import NORMS
 from irad.auditing import PRESETS, DefenseAudit, format_audit
-from irad.cli.common import BATCH_HELP, add_classifier_args, add_data_args, fractions, positive_int, weights_arg
+from irad.cli.common import (BATCH_HELP, add_classifier_args, add_data_args, check_threat_model, fractions,
+                             positive_int, weights_arg)
 from irad.evaluation import SCENARIOS, format_table
 from irad.evaluation.experiment import EvalConfig, run_eval
 from irad.utils import distributed as D
@@ -59,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_threat_model(args.eps, args.norm, args.attack or ["pgd"])
     cfg = EvalConfig(
         dataset=args.dataset, data_root=args.data_root, split=args.split, n=args.n, offset=args.offset, classifier=args.classifier,
         weights=weights_arg(args.weights, args.classifier), defenses=args.defense or ["none"], attacks=args.attack or ["pgd"],

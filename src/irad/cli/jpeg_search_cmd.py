@@ -8,7 +8,8 @@ import torch
 
 from irad.analysis.plots import plot_table_search
 from irad.cli.common import (add_classifier_args, add_crafting_args, add_data_args, adversarial_examples,
-                             batch_size_for, classifier_from_args, load_images, positive_int)
+                             batch_size_for, check_threat_model, classifier_from_args, load_images, number,
+                             percent, positive_int)
 from irad.errors import IradError
 from irad.training.jpeg_table import GRID_K, GRID_QS_AF, search_table
 from irad.utils.precision import PRECISIONS, FastForward
@@ -25,8 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-adv", type=positive_int, default=200,
                    help="adversarial examples, from the first correctly classified images (default: %(default)s)")
     add_crafting_args(p, "attack spec crafting the adversarial examples (default: pgd)")
-    p.add_argument("--qs-of", type=float, default=16.0, help="fine step, 16 * 255 * eps_design (default: 16)")
-    p.add_argument("--max-drop", type=float, default=1.0, help="allowed benign-accuracy drop, points (default: 1)")
+    p.add_argument("--qs-of", type=number(lo=0, lo_open=True), default=16.0,
+                   help="fine step, 16 * 255 * eps_design (default: 16)")
+    p.add_argument("--max-drop", type=percent, default=1.0, help="allowed benign-accuracy drop, points (default: 1)")
     p.add_argument("--k-step", type=positive_int, default=1, help="grid step of k over 1..15 (default: %(default)s)")
     p.add_argument("--qs-af-step", type=positive_int, default=GRID_QS_AF.step,
                    help="grid step of QS_AF over 1..121 (default: %(default)s)")
@@ -39,6 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_threat_model(args.eps, "Linf", [args.attack])
     _, x, y = load_images(args)
     model = classifier_from_args(args)
     if args.precision != "fp32":

@@ -1,4 +1,5 @@
-"""``irad`` entry point: subcommands, and one-line errors (no traceback) for bad input."""
+"""``irad`` entry point: subcommands, outputs checked and locked before any work, and one-line errors (no
+traceback) for bad input and I/O failures."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 
 from irad._version import __version__
 from irad.errors import IradError
+from irad.utils.outputs import command_outputs, describe_os_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,13 +29,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with command_outputs(_outputs(args), locked=("--out", "--output")):
+            return int(args.func(args) or 0)
     except IradError as e:
         print(f"irad: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, read-only, permission, not a directory: the path and the cause
+        print(f"irad: error: {describe_os_error(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("irad: interrupted", file=sys.stderr)
         return 130
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, tuple[str | None, bool]]:
+    """The paths a command writes, by option: (path or None, is a directory)."""
+    return {"--out": (getattr(args, "out", None), getattr(args, "out_is_dir", False)),
+            "--output": (getattr(args, "output", None), getattr(args, "output_is_dir", False)),
+            "--plot": (getattr(args, "plot", None), False),
+            "--adv-cache": (getattr(args, "adv_cache", None), True)}
 
 
 if __name__ == "__main__":

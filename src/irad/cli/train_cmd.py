@@ -6,8 +6,10 @@ import argparse
 import dataclasses
 from collections.abc import Callable
 
+from irad.attacks.registry import check_eps
 from irad.cli.common import fraction, fractions
 from irad.training import classifier, ddpm, implicit, jpeg_ensemble, pairs, samplenet
+from irad.utils.validation import check_range
 
 # command -> (config class, presets, run function, help, required fields)
 COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
@@ -27,6 +29,20 @@ COMMANDS: dict[str, tuple[type, dict, Callable, str, tuple[str, ...]]] = {
 # list fields whose items are not parsed by their default's type: budgets take fractions (8/255), and a
 # comma-separated list of them as --eps does everywhere else
 _ITEM_TYPES = {"list[float]": fractions, "list[str]": str, "list[int]": int}
+
+# the range of each numeric config field, by name (check_range's bounds; a list's items each); budgets: check_eps
+_RANGES: dict[str, dict[str, object]] = {
+    **dict.fromkeys(("epochs", "batch_size", "limit", "train_limit", "test_limit", "patience", "crop",
+                     "crops_per_image", "n_resblocks", "n_feats", "hidden", "channels", "layers_per_block",
+                     "timesteps", "t_max", "n", "variants", "shard_size"), {"lo": 1, "integer": True}),
+    **dict.fromkeys(("offset", "samples", "val_n", "attention_level"), {"lo": 0, "integer": True}),
+    **dict.fromkeys(("qualities", "members", "noisy_jpeg"), {"lo": 1, "hi": 100, "integer": True}),
+    **dict.fromkeys(("lr", "shift_penalty", "weight_decay"), {"lo": 0}),  # lr 0: a run that keeps its init
+    **dict.fromkeys(("momentum", "ema_decay"), {"lo": 0, "hi": 1}),
+    "betas": {"lo": 0, "hi": 1, "hi_open": True},
+    "init_shift": {},
+}
+_BUDGETS = ("eps", "adversarial_eps")  # adversarial training is Linf
 
 
 def _add_fields(p: argparse.ArgumentParser, cls: type, required: tuple[str, ...]) -> None:
@@ -54,7 +70,19 @@ def _config(cls: type, presets: dict, args: argparse.Namespace):
             v = [e for item in v for e in (item if isinstance(item, list) else [item])]
         if v is not None:
             values[f.name] = v
+    _check_ranges(values)
     return cls(**values)
+
+
+def _check_ranges(values: dict[str, object]) -> None:
+    """Raise :class:`~irad.errors.IradError` naming the flag of the first numeric field outside its range."""
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and name in _BUDGETS:
+                check_eps(item, str(values.get("norm", "Linf")), flag)
+            elif item is not None and name in _RANGES:
+                check_range("", flag, item, **_RANGES[name])
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -68,7 +96,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         _add_fields(c, cls, required)
         c.add_argument("--device", default="cpu")
         c.add_argument("--out", required=True, help="output directory (weights, metrics.json, last.pt for resuming)")
-        c.set_defaults(func=run, command_name=name)
+        c.set_defaults(func=run, command_name=name, out_is_dir=True)
     m = sub.add_parser("make-pairs", help="craft adversarial/clean training pairs on a source classifier",
                        description="PGD pairs for IRAD training, written once as uint8 safetensors shards (resumable). "
                                    "Presets: " + "; ".join(f"{k}: {v}" for k, v in pairs.PRESETS.items()))
@@ -76,7 +104,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     _add_fields(m, pairs.PairsConfig, ())
     m.add_argument("--device", default="cpu")
     m.add_argument("--out", required=True)
-    m.set_defaults(func=run_pairs)
+    m.set_defaults(func=run_pairs, out_is_dir=True)
 
 
 def run(args: argparse.Namespace) -> int:

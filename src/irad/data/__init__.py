@@ -9,6 +9,7 @@ from irad.data.datasets import (
     load_foolbox_samples,
     load_into_memory,
     resolve_data_root,
+    same_data_root,
     stratified_indices,
     stratified_subset,
 )
@@ -19,5 +20,5 @@ __all__ = [
     "CIFAR10_CLASSES", "DATASETS", "NUM_CLASSES", "dataset_classes", "dataset_targets", "default_batch_size",
     "load_dataset",
     "load_eval_data", "load_foolbox_samples", "load_image", "load_into_memory", "parse_dataset", "resolve_data_root",
-    "save_image", "stratified_indices", "stratified_subset",
+    "same_data_root", "save_image", "stratified_indices", "stratified_subset",
 ]

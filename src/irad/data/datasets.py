@@ -35,6 +35,21 @@ def resolve_data_root(root: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "irad" / "data"
 
 
+def same_data_root(a: str | os.PathLike | None, b: str | os.PathLike | None) -> bool:
+    """Whether two spellings of a data root (relative or absolute, through a link, or the default) are one folder."""
+    return resolve_data_root(a).resolve() == resolve_data_root(b).resolve()
+
+
+def same_setting(key: str, old: object, new: object) -> bool:
+    """Whether a recorded setting equals this run's (a ``data_root`` in any spelling of the same folder)."""
+    return same_data_root(old, new) if key == "data_root" else old == new
+
+
+def same_settings(old: dict, new: dict) -> bool:
+    """Whether two recorded configurations are equal key by key (:func:`same_setting`)."""
+    return old.keys() == new.keys() and all(same_setting(k, old[k], new[k]) for k in old)
+
+
 class ImageFolderDataset(tvd.ImageFolder):
     """torchvision's ImageFolder with an error naming the file when an image cannot be read."""
 

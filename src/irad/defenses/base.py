@@ -11,6 +11,9 @@ of the same shape in [0, 1] that declares, on the class, everything the evaluati
   part's :meth:`~Defense.set_classifier` (R-CAM guided pixel deflection).
 - ``num_classes``: the classes a defense that predicts by itself can output (None: the victim's).
 - ``spec``: its name in results (:func:`~irad.defenses.create_defense` sets the spec it was built from).
+- ``local``: an output pixel reads input pixels at most this many pixels away (None: not local). Images of more
+  than ``tile_pixels`` pixels then run in overlapping tiles (:mod:`irad.defenses.tiling`) with the same result, so
+  memory stays bounded whatever the image size. The implicit defenses tile by themselves.
 
 and the methods: :meth:`~Defense.transform` (the image transform; ``forward`` checks the input, transforms and clamps),
 :meth:`~Defense.predict`, :meth:`~Defense.attack_model` (what the attacker differentiates in the bpda and adaptive
@@ -50,6 +53,7 @@ from contextvars import ContextVar
 import torch
 from torch import nn
 
+from irad.defenses.tiling import TILE_PIXELS, tiled
 from irad.errors import IradError
 from irad.utils.validation import check_images
 
@@ -75,15 +79,20 @@ class Defense(nn.Module):
     predicts_itself: bool = False
     needs_classifier: bool = False
     num_classes: int | None = None
+    local: int | None = None
 
     def __init__(self) -> None:
         super().__init__()
         self.spec: str = type(self).__name__
+        self.tile_pixels: int = TILE_PIXELS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """:meth:`transform` of ``x`` clamped to [0, 1]; ``x`` is checked first outside :func:`trusted_inputs`."""
+        """:meth:`transform` of ``x`` clamped to [0, 1] (in tiles for a ``local`` defense on images of more than
+        ``tile_pixels`` pixels); ``x`` is checked first outside :func:`trusted_inputs`."""
         if not _trusted.get():
             check_images(x, "defense input")
+        if self.local is not None and x.shape[-2] * x.shape[-1] > self.tile_pixels:
+            return tiled(lambda part, _: self.transform(part), x, self.local, self.tile_pixels).clamp_(0, 1)
         return self.transform(x).clamp(0, 1)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract

@@ -14,7 +14,7 @@ from irad.defenses.base import Defense, RandomizedDefense
 from irad.defenses.dct_jpeg import jpeg_quality, soft_gradient, soft_round
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 
 @register_defense("bit-depth")
@@ -78,9 +78,7 @@ class Randomization(RandomizedDefense):
 
     def __init__(self, max_scale: float = 331 / 299, seed: int | None = None):
         super().__init__(seed)
-        if max_scale <= 1:
-            raise IradError(f"max_scale must be > 1, got {max_scale}")
-        self.max_scale = max_scale
+        self.max_scale = check_range("", "max_scale", max_scale, lo=1, lo_open=True)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from irad.defenses.base import Defense, straight_through
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 BLOCK = 8
 # ITU-T T.81 Annex K tables (quality 50), rows = vertical frequency.
@@ -156,8 +156,8 @@ class DCTJpeg(Defense):
         super().__init__()
         check_choice("table", table, ("two-band", "standard"))
         check_choice("colour", colour, ("rgb", "ycbcr"))
-        if min(qs_af, qs_of) <= 0:
-            raise IradError(f"quantisation steps must be positive, got qs_af={qs_af}, qs_of={qs_of}")
+        for name, step in (("qs_af", qs_af), ("qs_of", qs_of)):
+            check_range("", name, step, lo=0, lo_open=True)
         if table == "two-band":
             luma = chroma = two_band_table(k, qs_af, qs_of)
         else:

@@ -13,6 +13,7 @@ from irad.defenses.base import RandomizedDefense, trusted_inputs
 from irad.defenses.registry import create_defense, register_defense
 from irad.errors import IradError
 from irad.models.cam import robust_activation_map
+from irad.utils.validation import check_range
 
 
 def _source_in_window(pos: torch.Tensor, size: int, window: int, u: torch.Tensor) -> torch.Tensor:
@@ -68,8 +69,8 @@ class PixelDeflection(RandomizedDefense):
     def __init__(self, deflections: int = 100, window: int = 10, denoiser: str = "wavelet", rcam: bool = False,
                  top_k: int = 5, per_channel: bool = False, seed: int | None = None):
         super().__init__(seed)
-        if deflections < 0 or window < 0:
-            raise IradError(f"deflections and window must be >= 0, got {deflections} and {window}")
+        for name, value in (("deflections", deflections), ("window", window), ("top_k", top_k)):
+            check_range("", name, value, lo=1, integer=True)
         self.deflections, self.window, self.per_channel = deflections, window, per_channel
         self.rcam, self.top_k = rcam, top_k
         self.denoiser = create_defense(denoiser)

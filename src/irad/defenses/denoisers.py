@@ -12,6 +12,7 @@ import torch
 from irad.defenses.base import Defense, straight_through
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
+from irad.utils.validation import check_range
 
 
 def _skimage_restoration():
@@ -46,16 +47,22 @@ class SkimageDenoiser(Defense):
 @register_defense("tv")
 def tv(weight: float = 0.1) -> SkimageDenoiser:
     """Total-variation denoising (Chambolle) with ``weight``; not differentiable (straight-through gradient)."""
+    check_range("", "weight", weight, lo=0, lo_open=True)
     return SkimageDenoiser("denoise_tv_chambolle", weight=weight)
 
 
 @register_defense("bilateral")
 def bilateral(sigma_color: float = 0.05, sigma_spatial: float = 1.0) -> SkimageDenoiser:
     """Bilateral filter; not differentiable (straight-through gradient)."""
+    for name, value in (("sigma_color", sigma_color), ("sigma_spatial", sigma_spatial)):
+        check_range("", name, value, lo=0, lo_open=True)
     return SkimageDenoiser("denoise_bilateral", sigma_color=sigma_color, sigma_spatial=sigma_spatial)
 
 
 @register_defense("nl-means")
 def nl_means(h: float = 0.05, patch_size: int = 3, patch_distance: int = 5) -> SkimageDenoiser:
     """Non-local means; not differentiable (straight-through gradient)."""
+    check_range("", "h", h, lo=0, lo_open=True)
+    for name, value in (("patch_size", patch_size), ("patch_distance", patch_distance)):
+        check_range("", name, value, lo=1, integer=True)
     return SkimageDenoiser("denoise_nl_means", h=h, patch_size=patch_size, patch_distance=patch_distance)

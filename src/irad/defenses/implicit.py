@@ -7,6 +7,7 @@ All share one :class:`ImplicitResampling` defense over an :class:`~irad.models.i
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -15,13 +16,14 @@ import torch
 from irad.defenses.base import RandomizedDefense
 from irad.defenses.domain import DomainCheck
 from irad.defenses.registry import register_defense
+from irad.defenses.tiling import tiled
 from irad.defenses.resample import RECONS, resample, sampler_offsets
 from irad.errors import IradError
 from irad.models.implicit import ImplicitResampler
 from irad.models.implicit.query import pixels_to_coord_offsets
 from irad.models.registry import packaged_weights
 from irad.utils.precision import PRECISIONS, autocast
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 SAMPLERS = ("samplenet", "none", "si", "sv")
 # built-in weights by (name, kind): IRAD's (implicit representation + SampleNet) and the implicit representation
@@ -35,7 +37,10 @@ BUILTIN_ALIASES = {"builtin": "cifar10"}  # the default: the CIFAR-10 built-ins
 def resolve_weights(weights: str | os.PathLike, kind: str = "samplenet") -> Path:
     """A built-in name -> the weights shipped in the package: ``builtin`` or ``cifar10`` (trained on CIFAR-10) or
     ``imagenet`` (``kind``: ``samplenet`` for IRAD's, ``implicit`` for the implicit representation alone);
-    anything else is a path."""
+    anything else is a path; an empty value is an error (not the current directory)."""
+    if not str(weights):
+        raise IradError("weights= is empty; it takes builtin, cifar10 or imagenet (the packaged weights) or a "
+                        "directory with model.safetensors and config.json (`irad train implicit` output)")
     folder = builtin_folder(weights, kind)
     if folder is not None:
         return packaged_weights(folder, "train them with `irad train implicit` / `irad train samplenet`, or convert "
@@ -63,6 +68,7 @@ class ImplicitResampling(RandomizedDefense):
         check_choice("precision", precision, PRECISIONS)
         check_choice("sampler", sampler, SAMPLERS)
         check_choice("recon", recon, ("implicit", *RECONS))
+        check_range("", "shift", shift, lo=0)
         if recon != "implicit" and sampler != "samplenet":
             raise IradError("recon=bilinear/nearest pairs with sampler=samplenet (for naive samplers use `resample`)")
         if sampler == "samplenet" and not model.has_samplenet:
@@ -75,10 +81,41 @@ class ImplicitResampling(RandomizedDefense):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         if self.domain is not None:
             self.domain(x)
+        run = self._tiled if x.shape[-2] * x.shape[-1] > self.tile_pixels else self._resample
         if self.precision == "fp32":
-            return self._resample(x)
+            return run(x)
         with autocast(x.device, self.precision):
-            return self._resample(x).to(x.dtype)
+            return run(x).to(x.dtype)
+
+    def _reach(self) -> int:
+        """How far (px) the features of a pixel read the image: the encoder's 3x3 convolutions, the first MLP
+        layer's 3x3 unfold and the query's neighbouring cell."""
+        return 2 * self.model.cfg.n_resblocks + 4
+
+    def _tiled(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`_resample` in tiles (:mod:`~irad.defenses.tiling`): first every pixel's offset (SampleNet's, in
+        pixels of the whole image, or the sampler's draw), then the rendering with a margin that covers the largest
+        offset: equal to the one-pass result to float rounding."""
+        n, _, h, w = x.shape
+        if self.sampler == "samplenet":
+            to_px = torch.tensor([h / 2, w / 2], device=x.device)  # SampleNet's offsets are in units of the whole image
+            px = tiled(lambda part, _: (self.model.samplenet_offsets(part, self.model.features(part),
+                                                                    self.model.query_budget).float() * to_px)
+                       .view(n, *part.shape[-2:], 2).permute(0, 3, 1, 2), x, self._reach(), self.tile_pixels,
+                       "SampleNet tiles")
+        else:
+            px = sampler_offsets(self.sampler, self.shift, n, h, w, x.device, self.generator(x.device)).permute(0, 3, 1, 2)
+        margin = self._reach() + math.ceil(float(px.detach().abs().amax())) + 1
+
+        def render(part: torch.Tensor, box: tuple[slice, slice]) -> torch.Tensor:
+            p = px[..., box[0], box[1]].permute(0, 2, 3, 1)
+            th, tw = part.shape[-2:]
+            if self.recon != "implicit":
+                return resample(part, p.to(part.dtype), self.recon)
+            offsets = None if self.sampler == "none" else pixels_to_coord_offsets(p, th, tw).reshape(-1, th * tw, 2)
+            return self.model.render(self.model.features(part), offsets, chunk=self.model.query_budget)
+
+        return tiled(render, x, margin, self.tile_pixels)
 
     def _resample(self, x: torch.Tensor) -> torch.Tensor:
         """Offsets of a fixed or random sampler are drawn for the whole batch; the networks then run on as many

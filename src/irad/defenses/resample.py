@@ -10,13 +10,14 @@ Nearest rounds half up (``floor(u + 0.5)``), so SI(1.5) moves every pixel by exa
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from irad.defenses.base import RandomizedDefense
 from irad.defenses.registry import register_defense
-from irad.errors import IradError
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 RECONS = ("nearest", "bilinear")
 SAMPLERS = ("none", "si", "sv")
@@ -86,10 +87,11 @@ class Resample(RandomizedDefense):
         check_choice("recon", recon, RECONS)
         check_choice("sampler", sampler, SAMPLERS)
         check_choice("padding", padding, PADDINGS)
-        if shift < 0:
-            raise IradError(f"shift must be >= 0, got {shift}")
+        check_range("", "shift", shift, lo=0)
         self.recon, self.sampler, self.shift, self.padding = recon, sampler, shift, padding
         self.randomized = sampler == "sv" and seed is None
+        # a fixed shift reads pixels within it (+1 for bilinear); SV's draws would repeat from tile to tile
+        self.local = None if sampler == "sv" else math.ceil(shift) + 2
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape

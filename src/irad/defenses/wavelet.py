@@ -24,7 +24,7 @@ import torch
 from irad.defenses.base import Defense
 from irad.defenses.registry import register_defense
 from irad.errors import IradError
-from irad.utils.validation import check_choice
+from irad.utils.validation import check_choice, check_range
 
 METHODS = ("bayes", "visu")
 MODES = ("soft", "hard")
@@ -267,6 +267,8 @@ class WaveletDenoise(Defense):
                  sigma: float = 0.0, ycbcr: bool = True):
         super().__init__()
         _check_options(wavelet, method, mode)
+        check_range("", "levels", levels, lo=0, integer=True)
+        check_range("", "sigma", sigma, lo=0)
         self.wavelet, self.method, self.mode, self.ycbcr = wavelet, method, mode, ycbcr
         self.levels = levels or None  # 0 = skimage's default depth
         self.sigma = sigma or None  # 0 = estimate

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from irad.data.datasets import same_setting
 from irad.errors import IradError
 from irad.utils import distributed as D
 from irad.utils.checkpoint import atomic_write_json, save_safetensors
@@ -55,7 +56,7 @@ class AdvCache:
                                 f"{self.root} to recompute it") from None
             if not isinstance(old, dict):
                 raise IradError(f"adversarial-example cache {meta} is not a cache description; delete {self.root}")
-            changed = sorted(k for k in set(old) | set(identity) if old.get(k) != identity.get(k))
+            changed = sorted(k for k in set(old) | set(identity) if not same_setting(k, old.get(k), identity.get(k)))
             if changed:
                 raise IradError(f"adversarial-example cache {self.root} belongs to another setup "
                                 f"({', '.join(changed)} differ); use another --adv-cache")
@@ -81,8 +82,9 @@ class AdvCache:
                 x_adv, flags = f.get_tensor("x_adv"), json.loads(meta["flags"])
                 seconds = float(meta["seconds"]) if "seconds" in meta else None
                 recorded = json.loads(meta["entry"]) if "entry" in meta else None
-        except Exception as e:
-            raise IradError(f"corrupt cache file {path} ({e}); delete it to recompute that batch") from None
+        except Exception as e:  # truncated or damaged: safetensors, JSON and key errors alike
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return self._reject(path, f"unreadable: {first}")
         if x_adv.shape != like.shape:
             return self._reject(path, f"shape differs: {tuple(x_adv.shape)} recorded, {tuple(like.shape)} expected")
         if recorded is not None:

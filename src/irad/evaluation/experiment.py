@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 
 from irad.auditing import DefenseAudit, run_audits
 from irad.data import dataset_classes, default_batch_size, load_eval_data
+from irad.data.datasets import same_setting
 from irad.defenses import Defense, attach_classifier, create_defense
 from irad.errors import IradError
 from irad.evaluation.adv_cache import AdvCache
@@ -92,7 +93,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True,
     if cfg.out and Path(cfg.out).exists():
         previous = load_results(cfg.out)
         old = previous.get("config", {})
-        changed = [k for k in _RESULTS_KEYS if k in old and old[k] != config[k]]
+        changed = [k for k in _RESULTS_KEYS if k in old and not same_setting(k, old[k], config[k])]
         if changed:
             raise IradError(f"{cfg.out} holds results for a different setup ({', '.join(changed)} differ); use another --out")
         rows = _same_weights(result_rows(previous, cfg.out), prints, cfg.out)

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from irad.attacks import check_budget, create_attack
 from irad.data import load_dataset, stratified_subset
+from irad.data.datasets import same_settings
 from irad.errors import IradError
 from irad.models import create_classifier, input_geometry
 from irad.utils.checkpoint import atomic_write_json, save_safetensors
@@ -165,7 +166,7 @@ def make_pairs(cfg: PairsConfig, out: str | Path, device: str = "cpu", progress:
     config = asdict(cfg)
     if meta_path.exists():
         done = read_pairs_meta(out)
-        if asdict(PairsConfig.from_dict(done["config"])) != config:
+        if not same_settings(asdict(PairsConfig.from_dict(done["config"])), config):
             raise IradError(f"{out} holds pairs made with a different configuration; use another --out")
         shards_present = all((out / f"shard-{k:05d}.safetensors").exists() for k in range(done.get("shards", 0)))
         if done.get("complete") and shards_present:

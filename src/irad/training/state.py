@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from irad.data.datasets import same_settings
 from irad.errors import IradError
 from irad.utils.checkpoint import atomic_path
 
@@ -29,7 +30,7 @@ def load_state(path: str | os.PathLike, config: dict) -> dict | None:
     except Exception as e:  # corrupt or foreign file
         raise IradError(f"cannot resume from {p}: {e}; delete it to start over") from None
     saved = state.get("config") or {}
-    if {k: v for k, v in config.items() if k in saved or v not in (None, False)} != saved:
+    if not same_settings({k: v for k, v in config.items() if k in saved or v not in (None, False)}, saved):
         raise IradError(f"{p} was written with a different configuration; use another --out or delete it")
     return state
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -16,7 +18,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from irad.errors import IradError
+from irad.utils.outputs import describe_os_error, os_error_cause
 
+_FULL_DISK_BYTES = 1 << 20  # a failed torch.save with less free than this was a full disk
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "net", "sd")
 
 
@@ -96,8 +100,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     permissions a plain ``open`` would give), else deleted, so readers never see half a file. The one way irad
     writes a file atomically."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as e:
+        raise IradError(f"cannot write {p}: {describe_os_error(e, p.parent)}") from None
     os.close(fd)
     try:
         yield tmp
@@ -105,6 +112,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates the file 0600
         os.replace(tmp, p)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise IradError(f"cannot write {p}: {os_error_cause(e)}") from None
+    except RuntimeError as e:  # torch.save reports a full disk as "unexpected pos ..."
+        Path(tmp).unlink(missing_ok=True)
+        if shutil.disk_usage(p.parent).free < _FULL_DISK_BYTES:
+            raise IradError(f"cannot write {p}: {os_error_cause(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))}") from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

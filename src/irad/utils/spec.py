@@ -9,6 +9,7 @@ import inspect
 from fractions import Fraction
 
 from irad.errors import IradError
+from irad.utils.validation import check_range
 
 
 def parse_value(text: str) -> object:
@@ -53,7 +54,7 @@ def parse_spec(spec: str) -> list[tuple[str, dict[str, object]]]:
 
 def coerce_kwargs(what: str, params: dict[str, object], kwargs: dict[str, object]) -> dict[str, object]:
     """Check ``kwargs`` against ``params`` (name -> default) and coerce each value to its default's type; a default of
-    None marks an optional number."""
+    None marks an optional number. Numbers must be finite."""
     unknown = sorted(set(kwargs) - set(params))
     if unknown:
         accepted = ", ".join(f"{k}={v!r}" if v is not inspect.Parameter.empty else k for k, v in params.items()) or "none"
@@ -71,5 +72,7 @@ def coerce_kwargs(what: str, params: dict[str, object], kwargs: dict[str, object
             v = str(v)
         if default is None and isinstance(v, (str, bool)):  # None marks an optional number (a seed, a step size)
             raise IradError(f"{what}: {k} must be a number (e.g. 3, 0.01 or 2/255), got {v!r}")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            check_range(what, k, v)
         out[k] = v
     return out

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import numbers
+from typing import TypeVar
 
 import torch
 
 from irad.errors import IradError
 
 RANGE_TOLERANCE = 1e-5
+T = TypeVar("T")
 
 
 def check_images(x: object, name: str = "images", channels: int | None = 3) -> torch.Tensor:
@@ -39,3 +42,33 @@ def check_choice(name: str, value: object, choices: tuple | list) -> None:
     """Raise :class:`IradError` unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise IradError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+
+
+def check_range(what: str, name: str, value: T, lo: float | None = None, hi: float | None = None,
+                lo_open: bool = False, hi_open: bool = False, integer: bool = False) -> T:
+    """Return ``value`` if it is a finite number (an integer when ``integer``) within ``lo``/``hi`` (either None:
+    unbounded; ``*_open``: the bound itself excluded); else raise :class:`IradError`
+    ``"WHAT: NAME must be REQUIREMENT, got VALUE"`` (``WHAT: `` left out when empty, ``NAME`` too)."""
+    kind = numbers.Integral if integer else numbers.Real
+    ok = (isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value)
+          and (lo is None or (value > lo if lo_open else value >= lo))
+          and (hi is None or (value < hi if hi_open else value <= hi)))
+    if not ok:
+        subject = f"{what}: {name}" if what else name
+        raise IradError(f"{subject} must be {_requirement(lo, hi, lo_open, hi_open, integer)}, got {value!r}".lstrip())
+    return value
+
+
+def _requirement(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool, integer: bool) -> str:
+    """``"an integer >= 1"``, ``"a number in (0, 1]"``, ``"positive and finite"``, ... for :func:`check_range`."""
+    if lo is not None and hi is not None:
+        brackets = ("(" if lo_open else "[", ")" if hi_open else "]")
+        return f"{'an integer' if integer else 'a number'} in {brackets[0]}{lo:g}, {hi:g}{brackets[1]}"
+    if lo == 0 and lo_open and not integer:
+        return "positive and finite"
+    kind = "an integer" if integer else "a finite number"
+    if lo is not None:
+        return f"{kind} {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"{kind} {'<' if hi_open else '<='} {hi:g}"
+    return kind
